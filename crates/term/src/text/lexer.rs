@@ -17,6 +17,8 @@ pub(crate) struct Token {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Tok {
     Atom(String),
+    /// A quoted atom: never a reserved word.
+    QAtom(String),
     Var(String),
     Int(BigInt),
     Float(f64),
@@ -152,7 +154,7 @@ impl<'a> Lexer<'a> {
                 let chars = self.quoted('\'', line, column)?;
                 let s: Option<String> = chars.into_iter().map(char::from_u32).collect();
                 match s {
-                    Some(s) => tok(Tok::Atom(s)),
+                    Some(s) => tok(Tok::QAtom(s)),
                     None => Err(self.error(line, column, "atom holds an invalid character")),
                 }
             }

@@ -31,7 +31,7 @@ fn err<T>(t: &Token, msg: impl Into<String>) -> R<T> {
 
 fn describe(t: &Tok) -> String {
     match t {
-        Tok::Atom(a) => format!("atom {a}"),
+        Tok::Atom(a) | Tok::QAtom(a) => format!("atom {a}"),
         Tok::Var(v) => format!("variable {v}"),
         Tok::Int(i) => format!("integer {i}"),
         Tok::Float(f) => format!("float {f}"),
@@ -124,7 +124,7 @@ impl<'a> Parser<'a> {
                 &t,
                 format!("`{a}` is a reserved word: quote it ('{a}') to use it as an atom"),
             ),
-            Tok::Atom(ref a) => atom(&t, a),
+            Tok::Atom(ref a) | Tok::QAtom(ref a) => atom(&t, a),
             Tok::Var(ref v) => err(
                 &t,
                 format!("variables are not allowed in terms (found {v})"),
@@ -285,12 +285,12 @@ impl<'a> Parser<'a> {
 
     fn external_fun(&mut self, at: &Token) -> R<Term> {
         let m = self.next()?;
-        let Tok::Atom(module) = m.kind else {
+        let (Tok::Atom(module) | Tok::QAtom(module)) = m.kind else {
             return err(&m, "expected a module name after `fun`");
         };
         self.expect(":")?;
         let f = self.next()?;
-        let Tok::Atom(function) = f.kind else {
+        let (Tok::Atom(function) | Tok::QAtom(function)) = f.kind else {
             return err(&f, "expected a function name in `fun M:F/A`");
         };
         self.expect("/")?;

@@ -162,6 +162,11 @@ impl<'a> Parser<'a> {
                 Ok(Term::Tuple(v))
             }
             Tok::Punct("[") => {
+                // `[]` is an atom-like constant, not a level of nesting.
+                if self.is_punct("]")? {
+                    self.next()?;
+                    return Ok(Term::nil());
+                }
                 self.enter(&t)?;
                 let l = self.list()?;
                 self.depth -= 1;

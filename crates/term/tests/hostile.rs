@@ -29,9 +29,7 @@ fn a_million_nested_lists_is_an_error_not_a_stack_overflow() {
             b.extend_from_slice(&[108, 0, 0, 0, 1]);
         }
         b.push(106);
-        for _ in 0..1_000_000 {
-            b.push(106);
-        }
+        b.resize(b.len() + 1_000_000, 106);
         let e = etf::decode(&b).expect_err("too deep");
         assert_eq!(e.kind, K::TooDeep(Limits::DEFAULT.max_depth));
         assert!(e.offset > 0);

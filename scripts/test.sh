@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every check and test of nodus. Needs Rust and Erlang/OTP (`erl`,
+# `erlc`) on PATH; `.ci/run` installs Erlang on a fresh Debian machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for tool in erl erlc cargo; do
+  command -v "$tool" >/dev/null || { echo "test.sh: $tool is missing (apt-get install erlang-nox)" >&2; exit 1; }
+done
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --release -- -D warnings
+echo "== cargo test"
+cargo test --workspace --release

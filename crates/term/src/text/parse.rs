@@ -515,6 +515,9 @@ struct BitWriter {
     bits: u64,
 }
 
+/// Largest integer segment in a binary of term text.
+const MAX_INTEGER_SEGMENT_BITS: u64 = 1 << 16;
+
 /// Largest binary that term text may build (16 MiB).
 const MAX_TEXT_BINARY_BITS: u64 = 16 * 1024 * 1024 * 8;
 
@@ -588,6 +591,9 @@ impl BitWriter {
             }
             _ => {
                 let n = size.unwrap_or(8) * u64::from(spec.unit.unwrap_or(1));
+                if n > MAX_INTEGER_SEGMENT_BITS {
+                    return Err(format!("integer segment of {n} bits (at most {MAX_INTEGER_SEGMENT_BITS} in term text)"));
+                }
                 self.room(n)?;
                 if spec.little && !n.is_multiple_of(8) {
                     return Err(

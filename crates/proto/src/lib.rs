@@ -6,10 +6,12 @@
 //!
 //! - [`epmd`]: EPMD requests and replies (OTP's `erl_epmd`, `epmd_srv.c`).
 //! - [`handshake`]: the distribution handshake, both roles (`dist_util`).
+//! - [`dist`]: frames and control messages after the handshake (`dist.c`).
 //! - [`flags`]: the capability flags (`dist.hrl`).
 
 #![warn(missing_docs)]
 
+pub mod dist;
 pub mod epmd;
 pub mod flags;
 pub mod handshake;

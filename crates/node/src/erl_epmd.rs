@@ -1,0 +1,114 @@
+//! The EPMD client: register a node (keeping the connection open) and look
+//! up a node's port. Answers to OTP's `erl_epmd`.
+
+use std::time::Duration;
+
+use nodus_proto::epmd::{NodeEntry, Reply, Request, NODE_TYPE_NORMAL};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::error::Error;
+
+/// How long an EPMD exchange may take.
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The EPMD port: `ERL_EPMD_PORT`, else 4369.
+pub fn default_port() -> u16 {
+    std::env::var("ERL_EPMD_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(nodus_proto::epmd::DEFAULT_PORT)
+}
+
+async fn read_reply(s: &mut TcpStream) -> Result<Reply, Error> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 512];
+    loop {
+        if let Some((r, _)) = Reply::decode(&buf).map_err(|e| Error::Epmd(e.to_string()))? {
+            return Ok(r);
+        }
+        let n = s.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(Error::Epmd(
+                "EPMD closed the connection before replying".into(),
+            ));
+        }
+        if buf.len() > 4096 {
+            return Err(Error::Epmd("EPMD reply too long".into()));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// A live registration: the node stays registered while this is kept.
+pub struct Registration {
+    /// The creation EPMD gave.
+    pub creation: u32,
+    /// The open connection.
+    pub stream: TcpStream,
+}
+
+/// Registers `alive` (the part before `@`) with its listen `port`.
+pub async fn register(
+    host: &str,
+    epmd_port: u16,
+    alive: &str,
+    port: u16,
+) -> Result<Registration, Error> {
+    tokio::time::timeout(TIMEOUT, async {
+        let mut s = TcpStream::connect((host, epmd_port)).await?;
+        let req = Request::Alive2(NodeEntry {
+            port,
+            node_type: NODE_TYPE_NORMAL,
+            protocol: 0,
+            highest_version: 6,
+            lowest_version: 6,
+            name: alive.to_string(),
+            extra: Vec::new(),
+        });
+        s.write_all(&req.encode().map_err(|e| Error::Epmd(e.to_string()))?)
+            .await?;
+        match read_reply(&mut s).await? {
+            Reply::Alive2X {
+                result: 0,
+                creation,
+            } => Ok(Registration {
+                creation,
+                stream: s,
+            }),
+            Reply::Alive2 {
+                result: 0,
+                creation,
+            } => Ok(Registration {
+                creation: u32::from(creation),
+                stream: s,
+            }),
+            Reply::Alive2X { .. } | Reply::Alive2 { .. } => Err(Error::Epmd(format!(
+                "the name {alive} is already registered with EPMD on port {epmd_port}"
+            ))),
+            other => Err(Error::Epmd(format!("unexpected EPMD reply {other:?}"))),
+        }
+    })
+    .await
+    .map_err(|_| Error::Epmd(format!("EPMD on port {epmd_port} did not answer")))?
+}
+
+/// Looks up the distribution port of `alive` on `host`.
+pub async fn port_please(
+    host: &str,
+    epmd_port: u16,
+    alive: &str,
+) -> Result<Option<NodeEntry>, Error> {
+    tokio::time::timeout(TIMEOUT, async {
+        let mut s = TcpStream::connect((host, epmd_port)).await?;
+        let req = Request::PortPlease2(alive.to_string());
+        s.write_all(&req.encode().map_err(|e| Error::Epmd(e.to_string()))?)
+            .await?;
+        match read_reply(&mut s).await? {
+            Reply::Port2(e) => Ok(e),
+            other => Err(Error::Epmd(format!("unexpected EPMD reply {other:?}"))),
+        }
+    })
+    .await
+    .map_err(|_| Error::Epmd(format!("EPMD on {host}:{epmd_port} did not answer")))?
+}

@@ -1,0 +1,29 @@
+//! The runtime's error type.
+
+/// What can go wrong in the nodus runtime.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A socket or file error.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// EPMD refused or did not answer.
+    #[error("EPMD: {0}")]
+    Epmd(String),
+    /// A bad node name.
+    #[error("bad node name {0:?}: expected name@host")]
+    BadName(String),
+    /// The cookie could not be had.
+    #[error(transparent)]
+    Cookie(#[from] crate::cookie::CookieError),
+    /// A connection could not be set up.
+    #[error("cannot connect to {node}: {reason}")]
+    Connect {
+        /// The peer.
+        node: String,
+        /// Why.
+        reason: String,
+    },
+    /// A term could not be encoded.
+    #[error("cannot encode: {0}")]
+    Encode(#[from] nodus_term::etf::EncodeError),
+}

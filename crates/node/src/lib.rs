@@ -1,0 +1,31 @@
+//! # nodus
+//!
+//! Named nodes that speak Erlang's distribution protocol: a nodus node
+//! registers with EPMD (or embeds one), dials and accepts BEAM peers, and
+//! hosts lightweight processes that exchange messages with Erlang
+//! processes.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), nodus::Error> {
+//! let node = nodus::Node::builder("n1@127.0.0.1").cookie("secret").start().await?;
+//! assert!(node.ping("erl@127.0.0.1").await);
+//! # Ok(()) }
+//! ```
+//!
+//! Modules are named after their OTP counterparts: [`net_kernel`] (the
+//! connections), [`erl_epmd`] (the EPMD client), [`epmd_server`] (an
+//! embedded EPMD).
+
+#![warn(missing_docs)]
+
+pub mod cookie;
+pub mod epmd_server;
+pub mod erl_epmd;
+mod error;
+pub mod net_kernel;
+mod node;
+mod process;
+
+pub use error::Error;
+pub use node::{Node, NodeBuilder};
+pub use process::Process;

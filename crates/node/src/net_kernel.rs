@@ -1,0 +1,286 @@
+//! Connections between nodes, and the `net_kernel` process that answers
+//! `net_adm:ping/1`. Answers to OTP's `net_kernel` and the per-connection
+//! work of `dist_util` (handshake, ticks).
+//!
+//! Each connection has a reader task (frames in, dispatched to local
+//! processes) and a writer task that drains a queue of encoded frames,
+//! batching them into one write, and sends a tick when the line is idle.
+
+use std::time::Duration;
+
+use nodus_proto::dist::{self, Control, FrameReader};
+use nodus_proto::handshake::{self, Config, Handshake, State};
+use nodus_term::etf::Limits;
+use nodus_term::{Atom, Term};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use crate::erl_epmd;
+use crate::error::Error;
+use crate::node::{lock, Node};
+
+/// Largest frame accepted from a peer (see [`dist::DEFAULT_MAX_FRAME`]).
+pub const MAX_FRAME: usize = dist::DEFAULT_MAX_FRAME;
+
+/// Most bytes the writer gathers into one write.
+const BATCH: usize = 256 * 1024;
+
+/// A live connection: a queue into its writer.
+#[derive(Clone)]
+pub struct Conn {
+    tx: mpsc::UnboundedSender<Vec<u8>>,
+    id: u64,
+}
+
+impl Conn {
+    /// Queues a frame.
+    pub fn send(&self, control: &Control, payload: Option<&Term>) -> Result<(), Error> {
+        let mut buf = Vec::new();
+        dist::encode_frame(&mut buf, control, payload)?;
+        self.tx.send(buf).map_err(|_| Error::Connect {
+            node: String::new(),
+            reason: "connection closed".into(),
+        })
+    }
+}
+
+fn hs_config(node: &Node) -> Config {
+    Config {
+        name: node.name().as_str().to_string(),
+        flags: node.0.flags,
+        creation: node.0.creation,
+        cookie: node.0.cookie.clone(),
+    }
+}
+
+/// The connection to `peer`, set up if there is none (auto-connect).
+pub async fn connection(node: &Node, peer: &str) -> Result<Conn, Error> {
+    if let Some(c) = lock(&node.0.conns).get(peer) {
+        return Ok(c.clone());
+    }
+    let _guard = node.0.connect_lock.lock().await;
+    if let Some(c) = lock(&node.0.conns).get(peer) {
+        return Ok(c.clone());
+    }
+    let fail = |reason: String| Error::Connect {
+        node: peer.to_string(),
+        reason,
+    };
+    let (alive, host) = peer
+        .split_once('@')
+        .ok_or_else(|| Error::BadName(peer.into()))?;
+    let entry = erl_epmd::port_please(host, node.0.epmd_port, alive)
+        .await?
+        .ok_or_else(|| fail(format!("{alive} is not registered with EPMD on {host}")))?;
+    let setup = node.0.setup_time;
+    let mut sock = tokio::time::timeout(setup, TcpStream::connect((host, entry.port)))
+        .await
+        .map_err(|_| fail("connect timed out".into()))??;
+    let _ = sock.set_nodelay(true);
+    let mut hs = Handshake::initiate(hs_config(node), peer, rand::random())
+        .map_err(|e| fail(e.to_string()))?;
+    let est = drive(&mut sock, &mut hs, setup).await.map_err(|e| {
+        tracing::warn!("handshake with {peer} failed: {e}");
+        fail(e)
+    })?;
+    Ok(install(node, sock, est.peer, hs.take_leftover()))
+}
+
+/// Runs a handshake to its end over `sock`, each step within `setup`.
+async fn drive(
+    sock: &mut TcpStream,
+    hs: &mut Handshake,
+    setup: Duration,
+) -> Result<handshake::Established, String> {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let out = hs.take_output();
+        if !out.is_empty() {
+            sock.write_all(&out).await.map_err(|e| e.to_string())?;
+        }
+        match hs.state() {
+            State::Done(e) => return Ok(e),
+            State::NeedStatus { .. } => {
+                hs.set_status(handshake::status::OK)
+                    .map_err(|e| e.to_string())?;
+                continue;
+            }
+            State::InProgress => {}
+        }
+        let n = tokio::time::timeout(setup, sock.read(&mut buf))
+            .await
+            .map_err(|_| "handshake timed out (net_setuptime)".to_string())?
+            .map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("peer closed the connection during the handshake (wrong cookie?)".into());
+        }
+        hs.input(&buf[..n]).map_err(|e| e.to_string())?;
+    }
+}
+
+/// Accepts connections until the listener fails.
+pub(crate) async fn accept_loop(node: Node, listener: TcpListener) {
+    loop {
+        let Ok((mut sock, addr)) = listener.accept().await else {
+            continue;
+        };
+        let node = node.clone();
+        tokio::spawn(async move {
+            let _ = sock.set_nodelay(true);
+            let mut hs = match Handshake::accept(hs_config(&node), rand::random()) {
+                Ok(hs) => hs,
+                Err(e) => return tracing::warn!("{e}"),
+            };
+            match drive(&mut sock, &mut hs, node.0.setup_time).await {
+                Ok(est) => {
+                    tracing::info!("{} connected from {addr}", est.peer);
+                    install(&node, sock, est.peer, hs.take_leftover());
+                }
+                Err(e) => tracing::warn!("refused a connection from {addr}: {e}"),
+            }
+        });
+    }
+}
+
+static NEXT_CONN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn install(node: &Node, sock: TcpStream, peer: String, leftover: Vec<u8>) -> Conn {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let id = NEXT_CONN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let conn = Conn { tx, id };
+    let peer_atom = Atom::try_new(&peer).unwrap_or_else(|_| Atom::new("invalid@name"));
+    lock(&node.0.conns).insert(peer_atom.clone(), conn.clone());
+    let (rd, wr) = sock.into_split();
+    let tick = node.0.ticktime / 4;
+    tokio::spawn(writer(wr, rx, tick));
+    let node = node.clone();
+    tokio::spawn(async move {
+        let reason = reader(&node, rd, leftover, &peer_atom).await;
+        tracing::info!("connection to {peer_atom} closed: {reason}");
+        let mut conns = lock(&node.0.conns);
+        if conns.get(&peer_atom).is_some_and(|c| c.id == id) {
+            conns.remove(&peer_atom);
+        }
+    });
+    conn
+}
+
+async fn writer(
+    mut wr: tokio::net::tcp::OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    tick: Duration,
+) {
+    let mut buf = Vec::with_capacity(BATCH);
+    loop {
+        let first = match tokio::time::timeout(tick, rx.recv()).await {
+            Ok(Some(f)) => f,
+            Ok(None) => return,
+            Err(_) => vec![0, 0, 0, 0],
+        };
+        buf.clear();
+        buf.extend_from_slice(&first);
+        while buf.len() < BATCH {
+            match rx.try_recv() {
+                Ok(f) => buf.extend_from_slice(&f),
+                Err(_) => break,
+            }
+        }
+        if wr.write_all(&buf).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn reader(
+    node: &Node,
+    mut rd: tokio::net::tcp::OwnedReadHalf,
+    leftover: Vec<u8>,
+    peer: &Atom,
+) -> String {
+    let mut frames = FrameReader::new(MAX_FRAME);
+    frames.extend(&leftover);
+    let mut buf = vec![0u8; 64 * 1024];
+    let ticktime = node.0.ticktime;
+    loop {
+        loop {
+            match frames.next_frame() {
+                Ok(Some(Some(body))) => match dist::decode_frame(&body, Limits::DEFAULT) {
+                    Ok(f) => dispatch(node, peer, f.control, f.payload).await,
+                    Err(e) => return format!("bad frame: {e}"),
+                },
+                Ok(Some(None)) => {}
+                Ok(None) => break,
+                Err(e) => return format!("bad frame: {e}"),
+            }
+        }
+        // Nothing at all for a whole ticktime: the peer is gone.
+        match tokio::time::timeout(ticktime, rd.read(&mut buf)).await {
+            Ok(Ok(0)) => return "closed by peer".into(),
+            Ok(Ok(n)) => frames.extend(&buf[..n]),
+            Ok(Err(e)) => return e.to_string(),
+            Err(_) => return format!("no traffic for {}s (net_ticktime)", ticktime.as_secs()),
+        }
+        if !lock(&node.0.conns).contains_key(peer) {
+            return "shut down".into();
+        }
+    }
+}
+
+async fn dispatch(node: &Node, peer: &Atom, control: Control, payload: Option<Term>) {
+    let payload = payload.unwrap_or_else(Term::nil);
+    match control {
+        Control::Send { to } | Control::SendSender { to, .. } => {
+            node.deliver_local(&to, payload);
+        }
+        Control::RegSend { to, .. } => {
+            if let Some(pid) = node.whereis(to.as_str()) {
+                node.deliver_local(&pid, payload);
+            }
+        }
+        Control::MonitorP {
+            from,
+            to,
+            reference,
+        } => match node.resolve(&to) {
+            Some(target) => node.add_monitor(&target, from, reference),
+            None => {
+                let exit = Control::MonitorPExit {
+                    from: to,
+                    to: from,
+                    reference,
+                    reason: Term::atom("noproc"),
+                };
+                if let Some(c) = lock(&node.0.conns).get(peer) {
+                    let _ = c.send(&exit, None);
+                }
+            }
+        },
+        Control::DemonitorP { reference, .. } => node.remove_monitor(&reference),
+        other => tracing::debug!("{peer}: ignoring {other:?}"),
+    }
+}
+
+/// Starts the `net_kernel` process, which answers `is_auth` calls.
+pub(crate) fn start_server(node: &Node) {
+    let pid = node.spawn(|mut me| async move {
+        while let Some(msg) = me.recv().await {
+            let Some([tag, from, req]) = msg.as_tuple() else {
+                continue;
+            };
+            if !tag.is_atom("$gen_call") {
+                continue;
+            }
+            let (Some([Term::Pid(caller), call_tag]), Some([op, _])) =
+                (from.as_tuple(), req.as_tuple())
+            else {
+                continue;
+            };
+            if op.is_atom("is_auth") {
+                let reply = Term::Tuple(vec![call_tag.clone(), Term::atom("yes")]);
+                let _ = me.node().clone().send(caller, reply).await;
+            }
+        }
+    });
+    let _ = node.register("net_kernel", &pid);
+}

@@ -1,0 +1,388 @@
+//! The node: its name, its processes and registered names, its
+//! connections. Answers to the parts of ERTS and `kernel` that own them.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use nodus_proto::flags;
+use nodus_term::{Atom, Pid, Reference, Term};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use crate::epmd_server::EpmdServer;
+use crate::error::Error;
+use crate::net_kernel::{self, Conn};
+use crate::process::Process;
+use crate::{cookie, erl_epmd};
+
+/// Locks a mutex, ignoring poisoning (no invariant spans a panic here).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Settings for a node; see [`Node::builder`].
+pub struct NodeBuilder {
+    name: String,
+    cookie: Option<String>,
+    epmd_port: Option<u16>,
+    published: bool,
+    ticktime: Duration,
+    setup_time: Duration,
+}
+
+impl NodeBuilder {
+    /// The cookie; without it, `~/.erlang.cookie` (created if missing).
+    pub fn cookie(mut self, cookie: impl Into<String>) -> Self {
+        self.cookie = Some(cookie.into());
+        self
+    }
+
+    /// The EPMD port; without it, `ERL_EPMD_PORT` or 4369.
+    pub fn epmd_port(mut self, port: u16) -> Self {
+        self.epmd_port = Some(port);
+        self
+    }
+
+    /// Hidden (the default for now) or visible in peers' `nodes()`.
+    pub fn published(mut self, published: bool) -> Self {
+        self.published = published;
+        self
+    }
+
+    /// `net_ticktime` (default 60 s).
+    pub fn ticktime(mut self, t: Duration) -> Self {
+        self.ticktime = t;
+        self
+    }
+
+    /// `net_setuptime` (default 7 s).
+    pub fn setup_time(mut self, t: Duration) -> Self {
+        self.setup_time = t;
+        self
+    }
+
+    /// Starts the node: listens, registers with EPMD (starting an embedded
+    /// EPMD when none answers), and starts `net_kernel`.
+    pub async fn start(self) -> Result<Node, Error> {
+        let alive = match self.name.split_once('@') {
+            Some((a, h)) if !a.is_empty() && !h.is_empty() && !h.contains('@') => a.to_string(),
+            _ => return Err(Error::BadName(self.name)),
+        };
+        let name = Atom::try_new(&self.name).map_err(|_| Error::BadName(self.name.clone()))?;
+        let cookie = match self.cookie {
+            Some(c) => c,
+            None => cookie::read_or_create()?,
+        };
+        let epmd_port = self.epmd_port.unwrap_or_else(erl_epmd::default_port);
+        let listener = TcpListener::bind(("0.0.0.0", 0)).await?;
+        let port = listener.local_addr()?.port();
+        let (registration, epmd_server) =
+            match erl_epmd::register("127.0.0.1", epmd_port, &alive, port).await {
+                Ok(r) => (r, None),
+                Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    tracing::info!("no EPMD on port {epmd_port}: starting an embedded one");
+                    let server = EpmdServer::start(epmd_port).await?;
+                    (
+                        erl_epmd::register("127.0.0.1", epmd_port, &alive, port).await?,
+                        Some(server),
+                    )
+                }
+                Err(e) => return Err(e),
+            };
+        let mut fl = flags::NODUS_DEFAULT;
+        if self.published {
+            fl |= flags::PUBLISHED;
+        }
+        let inner = Arc::new(Inner {
+            name,
+            creation: registration.creation,
+            cookie: cookie.into_bytes(),
+            flags: fl,
+            epmd_port,
+            port,
+            ticktime: self.ticktime,
+            setup_time: self.setup_time,
+            next_id: AtomicU32::new(1),
+            next_ref: AtomicU32::new(1),
+            procs: Mutex::default(),
+            names: Mutex::default(),
+            conns: Mutex::default(),
+            monitors: Mutex::default(),
+            connect_lock: tokio::sync::Mutex::new(()),
+            registration: Mutex::new(Some(registration.stream)),
+            epmd_server: Mutex::new(epmd_server),
+        });
+        let node = Node(inner);
+        tokio::spawn(net_kernel::accept_loop(node.clone(), listener));
+        net_kernel::start_server(&node);
+        tracing::info!("node {} up on port {port} (EPMD {epmd_port})", node.name());
+        Ok(node)
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) name: Atom,
+    pub(crate) creation: u32,
+    pub(crate) cookie: Vec<u8>,
+    pub(crate) flags: u64,
+    pub(crate) epmd_port: u16,
+    pub(crate) port: u16,
+    pub(crate) ticktime: Duration,
+    pub(crate) setup_time: Duration,
+    next_id: AtomicU32,
+    next_ref: AtomicU32,
+    procs: Mutex<HashMap<u32, mpsc::UnboundedSender<Term>>>,
+    names: Mutex<HashMap<Atom, Pid>>,
+    pub(crate) conns: Mutex<HashMap<Atom, Conn>>,
+    /// Remote monitors of local processes: target id -> (watcher, ref).
+    monitors: Mutex<HashMap<u32, Vec<(Pid, Term)>>>,
+    pub(crate) connect_lock: tokio::sync::Mutex<()>,
+    registration: Mutex<Option<TcpStream>>,
+    epmd_server: Mutex<Option<EpmdServer>>,
+}
+
+/// A running node. Cheap to clone.
+#[derive(Clone)]
+pub struct Node(pub(crate) Arc<Inner>);
+
+impl Node {
+    /// Settings for a node named `name` (`alive@host`).
+    pub fn builder(name: impl Into<String>) -> NodeBuilder {
+        NodeBuilder {
+            name: name.into(),
+            cookie: None,
+            epmd_port: None,
+            published: false,
+            ticktime: Duration::from_secs(60),
+            setup_time: Duration::from_secs(7),
+        }
+    }
+
+    /// The node's name.
+    pub fn name(&self) -> &Atom {
+        &self.0.name
+    }
+
+    /// The creation EPMD gave this incarnation.
+    pub fn creation(&self) -> u32 {
+        self.0.creation
+    }
+
+    /// The distribution listen port.
+    pub fn port(&self) -> u16 {
+        self.0.port
+    }
+
+    /// The EPMD port this node registered with.
+    pub fn epmd_port(&self) -> u16 {
+        self.0.epmd_port
+    }
+
+    /// Names registered with the embedded EPMD, if this node runs one.
+    pub fn embedded_epmd_names(&self) -> Option<Vec<(String, u16)>> {
+        lock(&self.0.epmd_server).as_ref().map(EpmdServer::names)
+    }
+
+    /// The connected nodes (`nodes(connected)`), sorted.
+    pub fn nodes(&self) -> Vec<Atom> {
+        let mut v: Vec<Atom> = lock(&self.0.conns).keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Starts a process running `f`.
+    pub fn spawn<F, Fut>(&self, f: F) -> Pid
+    where
+        F: FnOnce(Process) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let p = self.process();
+        let pid = p.pid.clone();
+        tokio::spawn(f(p));
+        pid
+    }
+
+    /// A new process for the calling task (its `self()`).
+    pub fn process(&self) -> Process {
+        let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
+        let pid = Pid {
+            node: self.0.name.clone(),
+            id: id & 0x7FFF_FFFF,
+            serial: 0,
+            creation: self.0.creation,
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        lock(&self.0.procs).insert(pid.id, tx);
+        Process {
+            pid,
+            rx,
+            saved: VecDeque::new(),
+            node: self.clone(),
+        }
+    }
+
+    /// A new reference (`make_ref()`).
+    pub fn make_ref(&self) -> Term {
+        let n = self.0.next_ref.fetch_add(1, Ordering::Relaxed);
+        Term::from(Reference {
+            node: self.0.name.clone(),
+            creation: self.0.creation,
+            ids: vec![n & 0x3FFFF, rand::random(), rand::random()],
+        })
+    }
+
+    /// Registers `name` for `pid`; fails if the name is taken.
+    pub fn register(&self, name: &str, pid: &Pid) -> Result<(), Error> {
+        let a = Atom::try_new(name).map_err(|_| Error::BadName(name.into()))?;
+        let mut names = lock(&self.0.names);
+        if names.contains_key(&a) {
+            return Err(Error::BadName(format!("{name} is already registered")));
+        }
+        names.insert(a, pid.clone());
+        Ok(())
+    }
+
+    /// The pid registered as `name`.
+    pub fn whereis(&self, name: &str) -> Option<Pid> {
+        lock(&self.0.names).get(name).cloned()
+    }
+
+    pub(crate) fn is_local(&self, pid: &Pid) -> bool {
+        pid.node == self.0.name && pid.creation == self.0.creation
+    }
+
+    /// Delivers to a local process; false when it does not exist.
+    pub(crate) fn deliver_local(&self, pid: &Pid, msg: Term) -> bool {
+        if !self.is_local(pid) {
+            return false;
+        }
+        match lock(&self.0.procs).get(&pid.id) {
+            Some(tx) => tx.send(msg).is_ok(),
+            None => false,
+        }
+    }
+
+    pub(crate) fn local_alive(&self, pid: &Pid) -> bool {
+        self.is_local(pid)
+            && lock(&self.0.procs)
+                .get(&pid.id)
+                .is_some_and(|tx| !tx.is_closed())
+    }
+
+    /// Sends `msg` to `to`, here or on another node (connecting if need be).
+    pub async fn send(&self, to: &Pid, msg: Term) -> Result<(), Error> {
+        if to.node == self.0.name {
+            self.deliver_local(to, msg);
+            return Ok(());
+        }
+        let conn = net_kernel::connection(self, to.node.as_str()).await?;
+        conn.send(
+            &nodus_proto::dist::Control::Send { to: to.clone() },
+            Some(&msg),
+        )
+    }
+
+    /// Sends `msg` to the process registered as `name` on `node`.
+    pub async fn send_named(
+        &self,
+        from: &Pid,
+        name: &str,
+        node: &str,
+        msg: Term,
+    ) -> Result<(), Error> {
+        if node == self.0.name.as_str() {
+            if let Some(pid) = self.whereis(name) {
+                self.deliver_local(&pid, msg);
+            }
+            return Ok(());
+        }
+        let to = Atom::try_new(name).map_err(|_| Error::BadName(name.into()))?;
+        let conn = net_kernel::connection(self, node).await?;
+        conn.send(
+            &nodus_proto::dist::Control::RegSend {
+                from: from.clone(),
+                to,
+            },
+            Some(&msg),
+        )
+    }
+
+    /// `net_adm:ping/1`: true (`pong`) when `node` answers `net_kernel`'s
+    /// `is_auth` call.
+    pub async fn ping(&self, node: &str) -> bool {
+        let mut me = self.process();
+        let r = self.make_ref();
+        let call = Term::Tuple(vec![
+            Term::atom("$gen_call"),
+            Term::Tuple(vec![Term::from(me.pid.clone()), r.clone()]),
+            Term::Tuple(vec![Term::atom("is_auth"), Term::Atom(self.0.name.clone())]),
+        ]);
+        if let Err(e) = self
+            .send_named(&me.pid.clone(), "net_kernel", node, call)
+            .await
+        {
+            tracing::info!("ping {node}: {e}");
+            return false;
+        }
+        let reply = me
+            .recv_match(
+                |m| matches!(m.as_tuple(), Some([tag, _]) if *tag == r),
+                self.0.setup_time + Duration::from_secs(5),
+            )
+            .await;
+        matches!(reply.as_ref().and_then(Term::as_tuple), Some([_, yes]) if yes.is_atom("yes"))
+    }
+
+    /// Records that `watcher` (remote) monitors local `target`.
+    pub(crate) fn add_monitor(&self, target: &Pid, watcher: Pid, reference: Term) {
+        lock(&self.0.monitors)
+            .entry(target.id)
+            .or_default()
+            .push((watcher, reference));
+    }
+
+    pub(crate) fn remove_monitor(&self, reference: &Term) {
+        for v in lock(&self.0.monitors).values_mut() {
+            v.retain(|(_, r)| r != reference);
+        }
+    }
+
+    /// Resolves a pid or registered name to a local pid.
+    pub(crate) fn resolve(&self, to: &Term) -> Option<Pid> {
+        match to {
+            Term::Pid(p) if self.local_alive(p) => Some((**p).clone()),
+            Term::Atom(a) => self.whereis(a.as_str()),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn process_exited(&self, pid: &Pid, reason: Term) {
+        lock(&self.0.procs).remove(&pid.id);
+        lock(&self.0.names).retain(|_, p| p != pid);
+        let watchers = lock(&self.0.monitors).remove(&pid.id).unwrap_or_default();
+        for (watcher, reference) in watchers {
+            let node = self.clone();
+            let from = Term::from(pid.clone());
+            let reason = reason.clone();
+            tokio::spawn(async move {
+                if let Ok(conn) = net_kernel::connection(&node, watcher.node.as_str()).await {
+                    let ctl = nodus_proto::dist::Control::MonitorPExit {
+                        from,
+                        to: watcher,
+                        reference,
+                        reason,
+                    };
+                    let _ = conn.send(&ctl, None);
+                }
+            });
+        }
+    }
+
+    /// Stops the node: closes every connection and unregisters from EPMD.
+    pub fn shutdown(&self) {
+        lock(&self.0.conns).clear();
+        lock(&self.0.registration).take();
+    }
+}

@@ -1,0 +1,65 @@
+//! Lightweight processes: a pid and a mailbox with selective receive.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use nodus_term::{Pid, Term};
+use tokio::sync::mpsc;
+
+use crate::node::Node;
+
+/// A process: its pid, its mailbox, and the node it lives on. Dropping it
+/// ends the process (its pid stops receiving; remote monitors get `DOWN`).
+pub struct Process {
+    pub(crate) pid: Pid,
+    pub(crate) rx: mpsc::UnboundedReceiver<Term>,
+    pub(crate) saved: VecDeque<Term>,
+    pub(crate) node: Node,
+}
+
+impl Process {
+    /// This process's pid.
+    pub fn pid(&self) -> &Pid {
+        &self.pid
+    }
+
+    /// The node it runs on.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// The next message, oldest first (`None` once the node is gone).
+    pub async fn recv(&mut self) -> Option<Term> {
+        if let Some(m) = self.saved.pop_front() {
+            return Some(m);
+        }
+        self.rx.recv().await
+    }
+
+    /// The oldest message for which `pred` holds, waiting at most
+    /// `timeout`; other messages stay in the mailbox, in order, as with
+    /// Erlang's `receive`.
+    pub async fn recv_match(
+        &mut self,
+        pred: impl Fn(&Term) -> bool,
+        timeout: Duration,
+    ) -> Option<Term> {
+        if let Some(i) = self.saved.iter().position(&pred) {
+            return self.saved.remove(i);
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(m)) if pred(&m) => return Some(m),
+                Ok(Some(m)) => self.saved.push_back(m),
+                Ok(None) | Err(_) => return None,
+            }
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.node.process_exited(&self.pid, Term::atom("normal"));
+    }
+}

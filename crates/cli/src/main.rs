@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod dist_cmd;
 mod term_cmd;
 
 /// Erlang-style clustering for Rust.
@@ -20,16 +21,30 @@ enum Command {
     /// Convert terms between Erlang text and the External Term Format.
     #[command(subcommand)]
     Term(term_cmd::TermCmd),
+    /// Ping a node as a hidden node, like `net_adm:ping/1`: prints pong (exit 0) or pang (exit 1).
+    Ping(dist_cmd::PingArgs),
+    /// Run an EPMD server (honours ERL_EPMD_PORT).
+    Epmd(dist_cmd::EpmdArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let result = match cli.command {
         Command::Term(cmd) => term_cmd::run(
             cmd,
             &mut std::io::stdin().lock(),
             &mut std::io::stdout().lock(),
         ),
+        Command::Ping(args) => match dist_cmd::ping(args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
+        Command::Epmd(args) => dist_cmd::epmd(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -518,8 +518,8 @@ struct BitWriter {
 /// Largest integer segment in a binary of term text.
 const MAX_INTEGER_SEGMENT_BITS: u64 = 1 << 16;
 
-/// Largest binary that term text may build (16 MiB).
-const MAX_TEXT_BINARY_BITS: u64 = 16 * 1024 * 1024 * 8;
+/// Largest binary that term text may build (1 MiB).
+const MAX_TEXT_BINARY_BITS: u64 = 1024 * 1024 * 8;
 
 impl BitWriter {
     fn push_bit(&mut self, bit: bool) {
@@ -550,7 +550,7 @@ impl BitWriter {
 
     fn room(&self, n: u64) -> Result<(), String> {
         if self.bits + n > MAX_TEXT_BINARY_BITS {
-            return Err("binary too large for term text (16 MiB at most)".into());
+            return Err("binary too large for term text (1 MiB at most)".into());
         }
         Ok(())
     }

@@ -11,7 +11,7 @@
 %%
 %% Records are <<Size:32, Data:Size/binary>>.
 -module(nodus_corpus).
--export([main/1]).
+-export([main/1, terms/2, same/2]).
 -ifdef(DEBUG).
 -export([fixed/0, gen/1, flags/1, text_safe/1]).
 -endif.
@@ -29,9 +29,7 @@ main([Mode, Dir | Rest]) ->
 %%% Modes
 
 run("gen", Dir, [SeedS, NS]) ->
-    rand:seed(exsss, {list_to_integer(SeedS), 17, 4711}),
-    N = list_to_integer(NS),
-    Terms = fixed() ++ [gen(4) || _ <- lists:seq(1, N)],
+    Terms = terms(list_to_integer(SeedS), list_to_integer(NS)),
     write(Dir, "etf.bin", [<<(flags(T)):8, (term_to_binary(T))/binary>> || T <- Terms]),
     write(Dir, "compressed.bin", [term_to_binary(T, [compressed]) || T <- Terms]),
     Text = lists:append([[unicode:characters_to_binary(io_lib:format("~p.", [T])),
@@ -70,6 +68,11 @@ run("bench", Dir, [RoundsS]) ->
     io:format("beam decode ~b ~b ~b ~b~n", [Rounds, length(Bins), Bytes, TD]),
     io:format("beam encode ~b ~b ~b ~b~n", [Rounds, length(Bins), Bytes, TE]),
     ok.
+
+%% The corpus: the fixed edge cases and N random terms from Seed.
+terms(Seed, N) ->
+    rand:seed(exsss, {Seed, 17, 4711}),
+    fixed() ++ [gen(4) || _ <- lists:seq(1, N)].
 
 loop(0, _) -> ok;
 loop(N, F) -> _ = F(), loop(N - 1, F).

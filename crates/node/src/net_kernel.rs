@@ -158,9 +158,16 @@ fn install(node: &Node, sock: TcpStream, peer: String, leftover: Vec<u8>) -> Con
     tokio::spawn(async move {
         let reason = reader(&node, rd, leftover, &peer_atom).await;
         tracing::info!("connection to {peer_atom} closed: {reason}");
-        let mut conns = lock(&node.0.conns);
-        if conns.get(&peer_atom).is_some_and(|c| c.id == id) {
-            conns.remove(&peer_atom);
+        let ours = {
+            let mut conns = lock(&node.0.conns);
+            let ours = conns.get(&peer_atom).is_some_and(|c| c.id == id);
+            if ours {
+                conns.remove(&peer_atom);
+            }
+            ours
+        };
+        if ours {
+            node.connection_lost(&peer_atom);
         }
     });
     conn
@@ -257,6 +264,41 @@ async fn dispatch(node: &Node, peer: &Atom, control: Control, payload: Option<Te
             }
         },
         Control::DemonitorP { reference, .. } => node.remove_monitor(&reference),
+        Control::MonitorPExit {
+            reference, reason, ..
+        } => node.monitor_fired(&reference, reason),
+        Control::PayloadMonitorPExit { reference, .. } => node.monitor_fired(&reference, payload),
+        Control::Link { from, to } => {
+            if node.local_alive(&to) {
+                node.add_link(&to, &from);
+            } else {
+                node.send_control(
+                    peer,
+                    Control::Exit {
+                        from: to,
+                        to: from,
+                        reason: Term::atom("noproc"),
+                    },
+                );
+            }
+        }
+        Control::Unlink { from, to } => node.remove_link(&to, &from),
+        Control::UnlinkId { id, from, to } => {
+            node.remove_link(&to, &from);
+            node.send_control(
+                peer,
+                Control::UnlinkIdAck {
+                    id,
+                    from: to,
+                    to: from,
+                },
+            );
+        }
+        Control::UnlinkIdAck { .. } | Control::GroupLeader { .. } => {}
+        Control::Exit { from, to, reason } => node.exit_signal(&to, &from, reason, false),
+        Control::PayloadExit { from, to } => node.exit_signal(&to, &from, payload, false),
+        Control::Exit2 { from, to, reason } => node.exit_signal(&to, &from, reason, true),
+        Control::PayloadExit2 { from, to } => node.exit_signal(&to, &from, payload, true),
         other => tracing::debug!("{peer}: ignoring {other:?}"),
     }
 }

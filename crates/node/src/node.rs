@@ -16,6 +16,18 @@ use crate::error::Error;
 use crate::net_kernel::{self, Conn};
 use crate::process::Process;
 use crate::{cookie, erl_epmd};
+use nodus_proto::dist::Control;
+
+/// `{'DOWN', Ref, process, Object, Reason}`.
+fn down(reference: Term, object: Term, reason: Term) -> Term {
+    Term::Tuple(vec![
+        Term::atom("DOWN"),
+        reference,
+        Term::atom("process"),
+        object,
+        reason,
+    ])
+}
 
 /// Locks a mutex, ignoring poisoning (no invariant spans a panic here).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -110,6 +122,9 @@ impl NodeBuilder {
             names: Mutex::default(),
             conns: Mutex::default(),
             monitors: Mutex::default(),
+            out_monitors: Mutex::default(),
+            links: Mutex::default(),
+            trapping: Mutex::default(),
             connect_lock: tokio::sync::Mutex::new(()),
             registration: Mutex::new(Some(registration.stream)),
             epmd_server: Mutex::new(epmd_server),
@@ -136,8 +151,14 @@ pub(crate) struct Inner {
     procs: Mutex<HashMap<u32, mpsc::UnboundedSender<Term>>>,
     names: Mutex<HashMap<Atom, Pid>>,
     pub(crate) conns: Mutex<HashMap<Atom, Conn>>,
-    /// Remote monitors of local processes: target id -> (watcher, ref).
+    /// Monitors of local processes: target id -> (watcher, ref).
     monitors: Mutex<HashMap<u32, Vec<(Pid, Term)>>>,
+    /// Monitors local processes hold on remote ones: ref -> (watcher, target).
+    out_monitors: Mutex<HashMap<Term, (Pid, Term)>>,
+    /// Links of local processes: id -> linked pids.
+    links: Mutex<HashMap<u32, Vec<Pid>>>,
+    /// Local processes that trap exits.
+    trapping: Mutex<std::collections::HashSet<u32>>,
     pub(crate) connect_lock: tokio::sync::Mutex<()>,
     registration: Mutex<Option<TcpStream>>,
     epmd_server: Mutex<Option<EpmdServer>>,
@@ -358,25 +379,205 @@ impl Node {
         }
     }
 
+    /// Ends a local process with `reason`: its monitors fire and its links
+    /// get exit signals. Does nothing when it already ended.
     pub(crate) fn process_exited(&self, pid: &Pid, reason: Term) {
-        lock(&self.0.procs).remove(&pid.id);
+        if lock(&self.0.procs).remove(&pid.id).is_none() {
+            return;
+        }
         lock(&self.0.names).retain(|_, p| p != pid);
+        lock(&self.0.trapping).remove(&pid.id);
         let watchers = lock(&self.0.monitors).remove(&pid.id).unwrap_or_default();
+        let links = lock(&self.0.links).remove(&pid.id).unwrap_or_default();
         for (watcher, reference) in watchers {
-            let node = self.clone();
-            let from = Term::from(pid.clone());
-            let reason = reason.clone();
-            tokio::spawn(async move {
-                if let Ok(conn) = net_kernel::connection(&node, watcher.node.as_str()).await {
-                    let ctl = nodus_proto::dist::Control::MonitorPExit {
-                        from,
-                        to: watcher,
-                        reference,
-                        reason,
-                    };
-                    let _ = conn.send(&ctl, None);
+            if self.is_local(&watcher) {
+                self.deliver_local(
+                    &watcher,
+                    down(reference, Term::from(pid.clone()), reason.clone()),
+                );
+            } else {
+                let ctl = Control::MonitorPExit {
+                    from: Term::from(pid.clone()),
+                    to: watcher.clone(),
+                    reference,
+                    reason: reason.clone(),
+                };
+                self.send_control(&watcher.node, ctl);
+            }
+        }
+        for other in links {
+            if self.is_local(&other) {
+                self.exit_signal(&other, pid, reason.clone(), false);
+            } else {
+                let ctl = Control::Exit {
+                    from: pid.clone(),
+                    to: other.clone(),
+                    reason: reason.clone(),
+                };
+                self.send_control(&other.node, ctl);
+            }
+        }
+    }
+
+    /// Queues a control message to `node` if connected (signals never
+    /// set up connections, as in ERTS).
+    pub(crate) fn send_control(&self, node: &Atom, ctl: Control) {
+        if let Some(c) = lock(&self.0.conns).get(node) {
+            let _ = c.send(&ctl, None);
+        }
+    }
+
+    /// An exit signal from `from` reaches local `to`: trapped as a message,
+    /// or it ends `to` unless the reason is `normal`. `exit/2` (`untrappable`)
+    /// with reason `kill` ends it as `killed` even when it traps.
+    pub(crate) fn exit_signal(&self, to: &Pid, from: &Pid, reason: Term, untrappable: bool) {
+        if let Some(v) = lock(&self.0.links).get_mut(&to.id) {
+            v.retain(|p| p != from);
+        }
+        if untrappable && reason.is_atom("kill") {
+            return self.process_exited(to, Term::atom("killed"));
+        }
+        if lock(&self.0.trapping).contains(&to.id) {
+            let msg = Term::Tuple(vec![Term::atom("EXIT"), Term::from(from.clone()), reason]);
+            self.deliver_local(to, msg);
+        } else if !reason.is_atom("normal") {
+            self.process_exited(to, reason);
+        }
+    }
+
+    pub(crate) fn set_trap_exit(&self, pid: &Pid, on: bool) {
+        let mut t = lock(&self.0.trapping);
+        if on {
+            t.insert(pid.id);
+        } else {
+            t.remove(&pid.id);
+        }
+    }
+
+    pub(crate) fn add_link(&self, local: &Pid, other: &Pid) {
+        let mut links = lock(&self.0.links);
+        let v = links.entry(local.id).or_default();
+        if !v.contains(other) {
+            v.push(other.clone());
+        }
+    }
+
+    pub(crate) fn remove_link(&self, local: &Pid, other: &Pid) {
+        if let Some(v) = lock(&self.0.links).get_mut(&local.id) {
+            v.retain(|p| p != other);
+        }
+    }
+
+    /// Links local `me` with `other`: a dead `other` sends back `noproc`.
+    pub(crate) async fn link(&self, me: &Pid, other: &Pid) {
+        if self.is_local(other) {
+            if self.local_alive(other) {
+                self.add_link(me, other);
+                self.add_link(other, me);
+            } else {
+                self.exit_signal(me, other, Term::atom("noproc"), false);
+            }
+            return;
+        }
+        self.add_link(me, other);
+        match net_kernel::connection(self, other.node.as_str()).await {
+            Ok(c) => {
+                let _ = c.send(
+                    &Control::Link {
+                        from: me.clone(),
+                        to: other.clone(),
+                    },
+                    None,
+                );
+            }
+            Err(_) => self.exit_signal(me, other, Term::atom("noconnection"), false),
+        }
+    }
+
+    /// Monitors `target` (a pid, or a `{Name, Node}` tuple) for `me`.
+    pub(crate) async fn monitor(&self, me: &Pid, target: &Term) -> Term {
+        let reference = self.make_ref();
+        let (node, proc_term) = match target {
+            Term::Pid(p) => (p.node.clone(), target.clone()),
+            Term::Tuple(t) if t.len() == 2 => match (&t[0], &t[1]) {
+                (Term::Atom(_), Term::Atom(n)) => (n.clone(), t[0].clone()),
+                _ => (self.0.name.clone(), Term::nil()),
+            },
+            _ => (self.0.name.clone(), Term::nil()),
+        };
+        if node == self.0.name {
+            match self.resolve(&proc_term) {
+                Some(p) => self.add_monitor(&p, me.clone(), reference.clone()),
+                None => {
+                    self.deliver_local(
+                        me,
+                        down(reference.clone(), target.clone(), Term::atom("noproc")),
+                    );
+                }
+            }
+            return reference;
+        }
+        lock(&self.0.out_monitors).insert(reference.clone(), (me.clone(), target.clone()));
+        match net_kernel::connection(self, node.as_str()).await {
+            Ok(c) => {
+                let _ = c.send(
+                    &Control::MonitorP {
+                        from: me.clone(),
+                        to: proc_term,
+                        reference: reference.clone(),
+                    },
+                    None,
+                );
+            }
+            Err(_) => self.monitor_fired(&reference, Term::atom("noconnection")),
+        }
+        reference
+    }
+
+    /// A monitor this node holds fired with `reason`.
+    pub(crate) fn monitor_fired(&self, reference: &Term, reason: Term) {
+        if let Some((watcher, target)) = lock(&self.0.out_monitors).remove(reference) {
+            self.deliver_local(&watcher, down(reference.clone(), target, reason));
+        }
+    }
+
+    /// The connection to `peer` is gone: links and monitors across it
+    /// fire with `noconnection`.
+    pub(crate) fn connection_lost(&self, peer: &Atom) {
+        let mut broken = Vec::new();
+        for (id, v) in lock(&self.0.links).iter_mut() {
+            v.retain(|p| {
+                if &p.node == peer {
+                    broken.push((*id, p.clone()));
+                    false
+                } else {
+                    true
                 }
             });
+        }
+        for (id, remote) in broken {
+            let me = Pid {
+                node: self.0.name.clone(),
+                id,
+                serial: 0,
+                creation: self.0.creation,
+            };
+            self.exit_signal(&me, &remote, Term::atom("noconnection"), false);
+        }
+        let refs: Vec<Term> = lock(&self.0.out_monitors)
+            .iter()
+            .filter(|(_, (_, t))| match t {
+                Term::Pid(p) => &p.node == peer,
+                Term::Tuple(t) => t.get(1).is_some_and(|n| n.as_atom() == Some(peer.as_str())),
+                _ => false,
+            })
+            .map(|(r, _)| r.clone())
+            .collect();
+        for r in refs {
+            self.monitor_fired(&r, Term::atom("noconnection"));
+        }
+        for v in lock(&self.0.monitors).values_mut() {
+            v.retain(|(w, _)| &w.node != peer);
         }
     }
 

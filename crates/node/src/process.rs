@@ -58,6 +58,35 @@ impl Process {
     }
 }
 
+impl Process {
+    /// `process_flag(trap_exit, On)`: exit signals arrive as
+    /// `{'EXIT', From, Reason}` messages instead of ending the process.
+    pub fn trap_exit(&self, on: bool) {
+        self.node.set_trap_exit(&self.pid, on);
+    }
+
+    /// `link/1`, to a process here or on another node.
+    pub async fn link(&self, other: &Pid) {
+        self.node.link(&self.pid, other).await;
+    }
+
+    /// `monitor(process, Target)`, where `target` is a pid or a
+    /// `{Name, Node}` tuple; the `DOWN` message carries the returned ref.
+    pub async fn monitor(&self, target: &Term) -> Term {
+        self.node.monitor(&self.pid, target).await
+    }
+
+    /// True while the process has not been ended by an exit signal.
+    pub fn is_alive(&self) -> bool {
+        self.node.local_alive(&self.pid)
+    }
+
+    /// Ends the process with `reason` (`exit(Reason)`).
+    pub fn exit(self, reason: Term) {
+        self.node.process_exited(&self.pid, reason);
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         self.node.process_exited(&self.pid, Term::atom("normal"));

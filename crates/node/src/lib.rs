@@ -25,7 +25,9 @@ mod error;
 pub mod net_kernel;
 mod node;
 mod process;
+pub mod rpc;
 
 pub use error::Error;
 pub use node::{Node, NodeBuilder};
 pub use process::Process;
+pub use rpc::Exception;

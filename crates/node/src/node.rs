@@ -103,7 +103,7 @@ impl NodeBuilder {
                 }
                 Err(e) => return Err(e),
             };
-        let mut fl = flags::NODUS_DEFAULT;
+        let mut fl = flags::NODUS_DEFAULT | flags::SPAWN;
         if self.published {
             fl |= flags::PUBLISHED;
         }
@@ -125,6 +125,7 @@ impl NodeBuilder {
             out_monitors: Mutex::default(),
             links: Mutex::default(),
             trapping: Mutex::default(),
+            functions: Mutex::default(),
             connect_lock: tokio::sync::Mutex::new(()),
             registration: Mutex::new(Some(registration.stream)),
             epmd_server: Mutex::new(epmd_server),
@@ -159,6 +160,8 @@ pub(crate) struct Inner {
     links: Mutex<HashMap<u32, Vec<Pid>>>,
     /// Local processes that trap exits.
     trapping: Mutex<std::collections::HashSet<u32>>,
+    /// Functions callable over rpc.
+    pub(crate) functions: Mutex<crate::rpc::Functions>,
     pub(crate) connect_lock: tokio::sync::Mutex<()>,
     registration: Mutex<Option<TcpStream>>,
     epmd_server: Mutex<Option<EpmdServer>>,
@@ -263,6 +266,13 @@ impl Node {
         }
         names.insert(a, pid.clone());
         Ok(())
+    }
+
+    /// The registered names, sorted (`registered()`).
+    pub fn registered(&self) -> Vec<Atom> {
+        let mut v: Vec<Atom> = lock(&self.0.names).keys().cloned().collect();
+        v.sort();
+        v
     }
 
     /// The pid registered as `name`.

@@ -22,6 +22,7 @@ pub mod cookie;
 pub mod epmd_server;
 pub mod erl_epmd;
 mod error;
+pub mod gen;
 pub mod net_kernel;
 mod node;
 mod process;

@@ -151,6 +151,7 @@ fn install(node: &Node, sock: TcpStream, peer: String, leftover: Vec<u8>) -> Con
     let conn = Conn { tx, id };
     let peer_atom = Atom::try_new(&peer).unwrap_or_else(|_| Atom::new("invalid@name"));
     lock(&node.0.conns).insert(peer_atom.clone(), conn.clone());
+    node.node_event("nodeup", &peer_atom);
     let (rd, wr) = sock.into_split();
     let tick = node.0.ticktime / 4;
     tokio::spawn(writer(wr, rx, tick));

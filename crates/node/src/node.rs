@@ -126,6 +126,7 @@ impl NodeBuilder {
             links: Mutex::default(),
             trapping: Mutex::default(),
             functions: Mutex::default(),
+            node_watchers: Mutex::default(),
             connect_lock: tokio::sync::Mutex::new(()),
             registration: Mutex::new(Some(registration.stream)),
             epmd_server: Mutex::new(epmd_server),
@@ -160,6 +161,8 @@ pub(crate) struct Inner {
     links: Mutex<HashMap<u32, Vec<Pid>>>,
     /// Local processes that trap exits.
     trapping: Mutex<std::collections::HashSet<u32>>,
+    /// Processes told of every nodeup and nodedown.
+    node_watchers: Mutex<Vec<Pid>>,
     /// Functions callable over rpc.
     pub(crate) functions: Mutex<crate::rpc::Functions>,
     pub(crate) connect_lock: tokio::sync::Mutex<()>,
@@ -544,6 +547,30 @@ impl Node {
         reference
     }
 
+    /// Drops a monitor this node holds (`demonitor(Ref, [flush])` without
+    /// the flush).
+    pub(crate) async fn demonitor(&self, reference: &Term) {
+        let entry = lock(&self.0.out_monitors).remove(reference);
+        if let Some((watcher, target)) = entry {
+            let (node, proc_term) = match &target {
+                Term::Pid(p) => (p.node.clone(), target.clone()),
+                Term::Tuple(t) if t.len() == 2 => match &t[1] {
+                    Term::Atom(n) => (n.clone(), t[0].clone()),
+                    _ => return,
+                },
+                _ => return,
+            };
+            let ctl = Control::DemonitorP {
+                from: watcher,
+                to: proc_term,
+                reference: reference.clone(),
+            };
+            self.send_control(&node, ctl);
+        } else {
+            self.remove_monitor(reference);
+        }
+    }
+
     /// A monitor this node holds fired with `reason`.
     pub(crate) fn monitor_fired(&self, reference: &Term, reason: Term) {
         if let Some((watcher, target)) = lock(&self.0.out_monitors).remove(reference) {
@@ -551,9 +578,26 @@ impl Node {
         }
     }
 
+    /// `net_kernel:monitor_nodes(true)` for `pid`: it gets `{nodeup, Node}`
+    /// and `{nodedown, Node}` messages.
+    pub fn monitor_nodes(&self, pid: &Pid) {
+        lock(&self.0.node_watchers).push(pid.clone());
+    }
+
+    pub(crate) fn node_event(&self, what: &str, peer: &Atom) {
+        let watchers: Vec<Pid> = lock(&self.0.node_watchers).clone();
+        for w in watchers {
+            self.deliver_local(
+                &w,
+                Term::Tuple(vec![Term::atom(what), Term::Atom(peer.clone())]),
+            );
+        }
+    }
+
     /// The connection to `peer` is gone: links and monitors across it
     /// fire with `noconnection`.
     pub(crate) fn connection_lost(&self, peer: &Atom) {
+        self.node_event("nodedown", peer);
         let mut broken = Vec::new();
         for (id, v) in lock(&self.0.links).iter_mut() {
             v.retain(|p| {

@@ -1,0 +1,265 @@
+//! gen_server calls both ways with real `erl`, nodeup/nodedown (SIGKILL,
+//! and SIGSTOP past net_ticktime), and hostile peers on the listener.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use nodus::gen::{reply, Call};
+use nodus::Node;
+use nodus_proto::flags;
+use nodus_proto::handshake::{Config, Handshake, State};
+use nodus_term::Term;
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-CONT", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn erl(
+    epmd: u16,
+    home: &std::path::Path,
+    name: &str,
+    eval: &str,
+) -> (Proc, mpsc::Receiver<String>) {
+    let mut child = Command::new("erl")
+        .args([
+            "-noshell",
+            "-name",
+            name,
+            "-setcookie",
+            "c",
+            "-kernel",
+            "net_ticktime",
+            "4",
+            "-eval",
+            eval,
+        ])
+        .env("ERL_EPMD_PORT", epmd.to_string())
+        .env("HOME", home)
+        .env("ERL_CRASH_DUMP_SECONDS", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("erl");
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    (Proc(child), rx)
+}
+
+fn wait_line(rx: &mpsc::Receiver<String>, prefix: &str) -> String {
+    loop {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(l) if l.starts_with(prefix) => return l,
+            Ok(_) => {}
+            Err(e) => panic!("erl never printed {prefix:?}: {e}"),
+        }
+    }
+}
+
+async fn next_node_event(
+    me: &mut nodus::Process,
+    what: &str,
+    node: &str,
+    secs: u64,
+) -> Option<Term> {
+    let (w, n) = (what.to_string(), node.to_string());
+    me.recv_match(
+        move |m| matches!(m.as_tuple(), Some([t, x]) if t.is_atom(&w) && x.is_atom(&n)),
+        Duration::from_secs(secs),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_node_events_and_hostile_peers() {
+    let home = std::env::temp_dir().join(format!("nodus-calls-{}", std::process::id()));
+    std::fs::create_dir_all(&home).expect("home");
+    let epmd = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let node = Node::builder("rustcalls@127.0.0.1")
+        .cookie("c")
+        .epmd_port(epmd)
+        .ticktime(Duration::from_secs(4))
+        .setup_time(Duration::from_secs(1))
+        .start()
+        .await
+        .expect("node");
+    let srv = node.spawn(|mut me| async move {
+        while let Some(m) = me.recv().await {
+            if let Some(Call { from, request }) = Call::parse(&m) {
+                let answer = match request.as_tuple() {
+                    Some([op, Term::Int(a), Term::Int(b)]) if op.is_atom("add") => Term::Int(a + b),
+                    _ => Term::atom("unknown"),
+                };
+                reply(me.node(), &from, answer).await;
+            }
+        }
+    });
+    node.register("rust_srv", &srv).expect("register");
+    let mut events = node.process();
+    node.monitor_nodes(events.pid());
+
+    // erl calls a Rust gen_server (alias-tagged calls, OTP 25).
+    let eval = "io:format(\"call=~p~n\", [gen_server:call({rust_srv, 'rustcalls@127.0.0.1'}, {add, 1, 2})]), \
+                io:format(\"noproc=~p~n\", [catch gen_server:call({nobody, 'rustcalls@127.0.0.1'}, x, 5000)]), \
+                timer:sleep(600000).";
+    let (mut e1, out1) = erl(epmd, &home, "erlcalls@127.0.0.1", eval);
+    assert_eq!(wait_line(&out1, "call="), "call=3");
+    let noproc = wait_line(&out1, "noproc=");
+    assert!(noproc.starts_with("noproc={'EXIT',{noproc,"), "{noproc}");
+    assert_eq!(
+        next_node_event(&mut events, "nodeup", "erlcalls@127.0.0.1", 10).await,
+        Some(Term::Tuple(vec![
+            Term::atom("nodeup"),
+            Term::atom("erlcalls@127.0.0.1")
+        ]))
+    );
+
+    // Rust calls an erl gen_server.
+    let mut me = node.process();
+    let target = Term::Tuple(vec![
+        Term::atom("application_controller"),
+        Term::atom("erlcalls@127.0.0.1"),
+    ]);
+    let apps = me
+        .call(
+            &target,
+            Term::atom("which_applications"),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("call");
+    assert!(apps.to_string().contains("kernel"), "{apps}");
+    let missing = Term::Tuple(vec![Term::atom("nobody"), Term::atom("erlcalls@127.0.0.1")]);
+    let err = me
+        .call(&missing, Term::atom("x"), Duration::from_secs(10))
+        .await
+        .expect_err("noproc");
+    assert_eq!(err, nodus::gen::CallError::Down(Term::atom("noproc")));
+
+    // Hostile peers on the listener: each connection is closed, the node goes on.
+    let addr = ("127.0.0.1", node.port());
+    let closed = |mut s: TcpStream| {
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let mut b = [0u8; 64];
+        loop {
+            match s.read(&mut b) {
+                Ok(0) | Err(_) => return true,
+                Ok(_) => {}
+            }
+        }
+    };
+    let mut garbage = TcpStream::connect(addr).expect("connect");
+    garbage
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    assert!(closed(garbage));
+    let mut truncated = TcpStream::connect(addr).expect("connect");
+    truncated.write_all(&[0, 100, b'N', 0, 0]).expect("write");
+    assert!(
+        closed(truncated),
+        "a truncated handshake times out (net_setuptime)"
+    );
+    let stalled = TcpStream::connect(addr).expect("connect");
+    assert!(closed(stalled), "a silent peer times out (net_setuptime)");
+    let mut big = TcpStream::connect(addr).expect("connect");
+    big.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let cfg = Config {
+        name: "evil@127.0.0.1".into(),
+        flags: flags::NODUS_DEFAULT,
+        creation: 1,
+        cookie: b"c".to_vec(),
+    };
+    let mut hs = Handshake::initiate(cfg, "rustcalls@127.0.0.1", 5).expect("hs");
+    let mut buf = [0u8; 1024];
+    while !matches!(hs.state(), State::Done(_)) {
+        big.write_all(&hs.take_output()).expect("write");
+        if matches!(hs.state(), State::Done(_)) {
+            break;
+        }
+        let n = big.read(&mut buf).expect("read");
+        assert!(n > 0, "handshake refused");
+        hs.input(&buf[..n]).expect("handshake");
+    }
+    big.write_all(&[0xFF, 0xFF, 0xFF, 0xFF, 112])
+        .expect("write");
+    assert!(closed(big), "a frame over the limit closes the connection");
+    assert_eq!(
+        me.call(
+            &Term::Tuple(vec![
+                Term::atom("rust_srv"),
+                Term::atom("rustcalls@127.0.0.1")
+            ]),
+            Term::Tuple(vec![Term::atom("add"), Term::Int(2), Term::Int(2)]),
+            Duration::from_secs(5)
+        )
+        .await,
+        Ok(Term::Int(4))
+    );
+    assert!(
+        node.ping("erlcalls@127.0.0.1").await,
+        "still serving its other peers"
+    );
+
+    // SIGSTOP: nodedown once net_ticktime passes with no traffic.
+    let pid = e1.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    let down = next_node_event(&mut events, "nodedown", "erlcalls@127.0.0.1", 30).await;
+    assert_eq!(
+        down,
+        Some(Term::Tuple(vec![
+            Term::atom("nodedown"),
+            Term::atom("erlcalls@127.0.0.1")
+        ]))
+    );
+    assert!(node.nodes().is_empty());
+    let _ = Command::new("kill").args(["-CONT", &pid]).status();
+    let _ = e1.0.kill();
+
+    // SIGKILL: nodedown at once.
+    let (mut e2, out2) = erl(
+        epmd,
+        &home,
+        "erlcalls2@127.0.0.1",
+        "io:format(\"up~n\"), timer:sleep(600000).",
+    );
+    wait_line(&out2, "up");
+    assert!(node.ping("erlcalls2@127.0.0.1").await);
+    next_node_event(&mut events, "nodeup", "erlcalls2@127.0.0.1", 10)
+        .await
+        .expect("nodeup");
+    let _ = e2.0.kill();
+    let down = next_node_event(&mut events, "nodedown", "erlcalls2@127.0.0.1", 10).await;
+    assert_eq!(
+        down,
+        Some(Term::Tuple(vec![
+            Term::atom("nodedown"),
+            Term::atom("erlcalls2@127.0.0.1")
+        ]))
+    );
+    node.shutdown();
+    let _ = std::fs::remove_dir_all(&home);
+}

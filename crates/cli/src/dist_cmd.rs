@@ -15,6 +15,28 @@ pub struct PingArgs {
     epmd_port: Option<u16>,
 }
 
+/// Arguments of `nodus rpc`.
+#[derive(Args)]
+pub struct RpcArgs {
+    /// The node, `name@host`.
+    node: String,
+    /// The module.
+    module: String,
+    /// The function.
+    function: String,
+    /// The argument list as Erlang text, such as '[1, <<"a">>]' (default []).
+    args: Option<String>,
+    /// The cookie (default: ~/.erlang.cookie).
+    #[arg(long)]
+    cookie: Option<String>,
+    /// The EPMD port (default: ERL_EPMD_PORT or 4369).
+    #[arg(long)]
+    epmd_port: Option<u16>,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+}
+
 /// Arguments of `nodus epmd`.
 #[derive(Args)]
 pub struct EpmdArgs {
@@ -30,24 +52,49 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+async fn hidden_node(
+    target: &str,
+    cookie: Option<String>,
+    epmd_port: Option<u16>,
+) -> anyhow::Result<nodus::Node> {
+    let host = target
+        .split_once('@')
+        .map(|(_, h)| h.to_string())
+        .ok_or_else(|| anyhow::anyhow!("{target}: expected name@host"))?;
+    let mut b = nodus::Node::builder(format!("nodus_cli_{}@{host}", std::process::id()));
+    if let Some(c) = cookie {
+        b = b.cookie(c);
+    }
+    if let Some(p) = epmd_port {
+        b = b.epmd_port(p);
+    }
+    Ok(b.start().await?)
+}
+
+/// Calls a function on a node and prints the result as Erlang text.
+pub fn rpc(args: RpcArgs) -> anyhow::Result<()> {
+    let list = nodus_term::text::parse_term(args.args.as_deref().unwrap_or("[]"))
+        .map_err(|e| anyhow::anyhow!("ARGS: {e}"))?;
+    let Some(list) = list.as_list().map(<[nodus_term::Term]>::to_vec) else {
+        anyhow::bail!("ARGS must be a list, such as '[1, 2]'");
+    };
+    runtime()?.block_on(async {
+        let node = hidden_node(&args.node, args.cookie, args.epmd_port).await?;
+        let t = std::time::Duration::from_secs(args.timeout);
+        let r = node
+            .rpc(&args.node, &args.module, &args.function, list, t)
+            .await;
+        node.shutdown();
+        println!("{}", r?);
+        Ok(())
+    })
+}
+
 /// Pings `args.node` from a hidden node named after this process, using
 /// the same naming mode (long or short) as the target. Prints pong or pang.
 pub fn ping(args: PingArgs) -> anyhow::Result<bool> {
-    let host = args
-        .node
-        .split_once('@')
-        .map(|(_, h)| h.to_string())
-        .ok_or_else(|| anyhow::anyhow!("{}: expected name@host", args.node))?;
-    let me = format!("nodus_ping_{}@{host}", std::process::id());
     runtime()?.block_on(async {
-        let mut b = nodus::Node::builder(me);
-        if let Some(c) = args.cookie {
-            b = b.cookie(c);
-        }
-        if let Some(p) = args.epmd_port {
-            b = b.epmd_port(p);
-        }
-        let node = b.start().await?;
+        let node = hidden_node(&args.node, args.cookie, args.epmd_port).await?;
         let pong = node.ping(&args.node).await;
         println!("{}", if pong { "pong" } else { "pang" });
         node.shutdown();

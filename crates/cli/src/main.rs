@@ -23,6 +23,8 @@ enum Command {
     Term(term_cmd::TermCmd),
     /// Ping a node as a hidden node, like `net_adm:ping/1`: prints pong (exit 0) or pang (exit 1).
     Ping(dist_cmd::PingArgs),
+    /// Call MOD:FUN(ARGS...) on NODE through its rex server, as a hidden node; prints the result as Erlang text.
+    Rpc(dist_cmd::RpcArgs),
     /// Run an EPMD server (honours ERL_EPMD_PORT).
     Epmd(dist_cmd::EpmdArgs),
 }
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Command::Epmd(args) => dist_cmd::epmd(args),
+        Command::Rpc(args) => dist_cmd::rpc(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -81,6 +81,34 @@ fn nodus_epmd_serves_erl_and_nodus_ping_answers_pong_or_pang() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "pang");
     assert_eq!(out.status.code(), Some(1));
 
+    let rpc = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_nodus"));
+        c.arg("rpc")
+            .args(args)
+            .args(["--cookie", "secret", "--epmd-port", &port.to_string()])
+            .env("HOME", &home);
+        c.output().expect("nodus rpc")
+    };
+    let out = rpc(&["pingme@127.0.0.1", "lists", "reverse", "[[1, 2, 3]]"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[3,2,1]");
+    let out = rpc(&["pingme@127.0.0.1", "erlang", "node"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "'pingme@127.0.0.1'"
+    );
+    let out = rpc(&["pingme@127.0.0.1", "lists", "reverse", "[1, 2"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ARGS: line 1"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     let out = ping("nobody@127.0.0.1", "secret");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "pang");
     assert_eq!(out.status.code(), Some(1));

@@ -134,6 +134,7 @@ impl NodeBuilder {
         let node = Node(inner);
         tokio::spawn(net_kernel::accept_loop(node.clone(), listener));
         net_kernel::start_server(&node);
+        crate::rpc::start_rex(&node);
         tracing::info!("node {} up on port {port} (EPMD {epmd_port})", node.name());
         Ok(node)
     }

@@ -153,6 +153,50 @@ impl Node {
     }
 }
 
+/// Starts the `rex` server: answers `{call, M, F, Args, GroupLeader}`
+/// gen_server calls (what [`Node::rpc`] and pre-OTP-23 `rpc:call/4`
+/// send) with the result of [`Node::apply`], or `{badrpc, {'EXIT',
+/// {Reason, Stack}}}`.
+pub(crate) fn start_rex(node: &Node) {
+    let pid = node.spawn(|mut me| async move {
+        while let Some(msg) = me.recv().await {
+            let Some(call) = crate::gen::Call::parse(&msg) else {
+                continue;
+            };
+            let answer = match call.request.as_tuple() {
+                Some([op, Term::Atom(m), Term::Atom(f), Term::List(args), _])
+                    if op.is_atom("call") =>
+                {
+                    match me.node().apply(m, f, args) {
+                        Ok(v) => v,
+                        Err(Exception::Throw(v)) => v,
+                        Err(Exception::Exit(r)) => badrpc(Term::Tuple(vec![Term::atom("EXIT"), r])),
+                        Err(Exception::Error(r)) => {
+                            let frame = Term::Tuple(vec![
+                                Term::Atom(m.clone()),
+                                Term::Atom(f.clone()),
+                                Term::List(args.clone()),
+                                Term::nil(),
+                            ]);
+                            badrpc(Term::Tuple(vec![
+                                Term::atom("EXIT"),
+                                Term::Tuple(vec![r, Term::List(vec![frame])]),
+                            ]))
+                        }
+                    }
+                }
+                _ => badrpc(Term::atom("notsup")),
+            };
+            crate::gen::reply(me.node(), &call.from, answer).await;
+        }
+    });
+    let _ = node.register("rex", &pid);
+}
+
+fn badrpc(reason: Term) -> Term {
+    Term::Tuple(vec![Term::atom("badrpc"), reason])
+}
+
 /// Serves a `SPAWN_REQUEST` from `peer`.
 pub(crate) fn spawn_request(node: &Node, peer: &Atom, req: Control, args: Term) {
     let Control::SpawnRequest {

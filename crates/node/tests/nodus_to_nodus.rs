@@ -1,0 +1,97 @@
+//! Two nodus nodes in one process: ping, messages, rpc through rex, links
+//! across the connection, and the embedded EPMD shared between them.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use nodus::{Exception, Node};
+use nodus_term::Term;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodus_nodes_talk() {
+    let epmd = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let n1 = Node::builder("nn1@127.0.0.1")
+        .cookie("k")
+        .epmd_port(epmd)
+        .start()
+        .await
+        .expect("n1");
+    let n2 = Node::builder("nn2@127.0.0.1")
+        .cookie("k")
+        .epmd_port(epmd)
+        .start()
+        .await
+        .expect("n2");
+    assert!(n1.embedded_epmd_names().is_some() && n2.embedded_epmd_names().is_none());
+    n1.register_fn("m", "double", |_, a| match a {
+        [Term::Int(i)] => Ok(Term::Int(i * 2)),
+        _ => Err(Exception::Error(Term::atom("badarg"))),
+    });
+
+    assert!(n2.ping("nn1@127.0.0.1").await);
+    assert_eq!(n1.nodes(), vec![nodus_term::Atom::new("nn2@127.0.0.1")]);
+    let t = Duration::from_secs(5);
+    assert_eq!(
+        n2.rpc("nn1@127.0.0.1", "m", "double", vec![Term::Int(21)], t)
+            .await
+            .expect("rpc"),
+        Term::Int(42)
+    );
+    assert!(n2
+        .rpc("nn1@127.0.0.1", "erlang", "node", vec![], t)
+        .await
+        .expect("rpc")
+        .is_atom("nn1@127.0.0.1"));
+    let bad = n2
+        .rpc("nn1@127.0.0.1", "m", "nope", vec![], t)
+        .await
+        .expect("rpc");
+    assert!(
+        bad.to_string().starts_with("{badrpc,{'EXIT',{undef,"),
+        "{bad}"
+    );
+
+    // A message and a link across the connection.
+    let mut inbox = n1.process();
+    let target = inbox.pid().clone();
+    n2.send(&target, Term::atom("hello")).await.expect("send");
+    assert_eq!(
+        inbox.recv_match(|_| true, t).await,
+        Some(Term::atom("hello"))
+    );
+    let watcher = n2.process();
+    watcher.trap_exit(true);
+    watcher.link(&target).await;
+    let mut watcher = watcher;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    inbox.exit(Term::atom("done"));
+    let exit = watcher
+        .recv_match(
+            |m| matches!(m.as_tuple(), Some([t, ..]) if t.is_atom("EXIT")),
+            t,
+        )
+        .await;
+    assert_eq!(
+        exit,
+        Some(Term::Tuple(vec![
+            Term::atom("EXIT"),
+            Term::from(target),
+            Term::atom("done")
+        ]))
+    );
+
+    // A wrong cookie is refused between nodus nodes too.
+    let n3 = Node::builder("nn3@127.0.0.1")
+        .cookie("other")
+        .epmd_port(epmd)
+        .start()
+        .await
+        .expect("n3");
+    assert!(!n3.ping("nn1@127.0.0.1").await);
+    n3.shutdown();
+    n2.shutdown();
+    n1.shutdown();
+}

@@ -80,11 +80,78 @@ pub async fn connection(node: &Node, peer: &str) -> Result<Conn, Error> {
     let _ = sock.set_nodelay(true);
     let mut hs = Handshake::initiate(hs_config(node), peer, rand::random())
         .map_err(|e| fail(e.to_string()))?;
-    let est = drive(&mut sock, &mut hs, setup).await.map_err(|e| {
-        tracing::warn!("handshake with {peer} failed: {e}");
-        fail(e)
-    })?;
-    Ok(install(node, sock, est.peer, hs.take_leftover()))
+    let peer_atom = Atom::try_new(peer).map_err(|_| Error::BadName(peer.into()))?;
+    let accepting = {
+        let mut st = lock(&node.0.setups);
+        let a = st.accepting.contains(&peer_atom);
+        if !a {
+            st.dialling.insert(peer_atom.clone());
+        }
+        a
+    };
+    if accepting {
+        // The peer is dialling us and we said yes: use that connection.
+        drop(sock);
+        return wait_for(node, peer, setup)
+            .await
+            .ok_or_else(|| fail("the peer's connection did not complete".into()));
+    }
+    let result = drive(&mut sock, &mut hs, setup, |_| handshake::status::OK).await;
+    lock(&node.0.setups).dialling.remove(&peer_atom);
+    match result {
+        Ok(est) => Ok(install(node, sock, est.peer, hs.take_leftover())),
+        Err(e) if e.contains("\"nok\"") => {
+            // The peer is dialling us at the same time and keeps its own
+            // attempt: wait for it to arrive.
+            wait_for(node, peer, setup).await.ok_or_else(|| {
+                fail("simultaneous connect: the peer's attempt did not complete".into())
+            })
+        }
+        Err(e) => {
+            tracing::warn!("handshake with {peer} failed: {e}");
+            Err(fail(e))
+        }
+    }
+}
+
+async fn wait_for(node: &Node, peer: &str, within: Duration) -> Option<Conn> {
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
+        if let Some(c) = lock(&node.0.conns).get(peer) {
+            return Some(c.clone());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
+
+/// Handshakes in progress: peers this node dials, and peers whose dial it
+/// has said yes to.
+#[derive(Default)]
+pub(crate) struct Setups {
+    dialling: std::collections::HashSet<Atom>,
+    accepting: std::collections::HashSet<Atom>,
+}
+
+/// The acceptor's answer to a peer that names itself, as `dist_util`
+/// decides it: on a simultaneous connect the greater name keeps its own
+/// attempt (`nok` to the other, `ok_simultaneous` from the other); an
+/// existing connection is taken as stale and replaced.
+fn status_for(node: &Node, peer: &str) -> &'static str {
+    let Ok(peer) = Atom::try_new(peer) else {
+        return handshake::status::NOT_ALLOWED;
+    };
+    let mut st = lock(&node.0.setups);
+    if st.dialling.contains(&peer) && node.name().as_str() > peer.as_str() {
+        return handshake::status::NOK;
+    }
+    let status = if st.dialling.contains(&peer) {
+        handshake::status::OK_SIMULTANEOUS
+    } else {
+        handshake::status::OK
+    };
+    st.accepting.insert(peer);
+    status
 }
 
 /// Runs a handshake to its end over `sock`, each step within `setup`.
@@ -92,6 +159,7 @@ async fn drive(
     sock: &mut TcpStream,
     hs: &mut Handshake,
     setup: Duration,
+    decide: impl Fn(&str) -> &'static str,
 ) -> Result<handshake::Established, String> {
     let mut buf = vec![0u8; 4096];
     loop {
@@ -101,9 +169,13 @@ async fn drive(
         }
         match hs.state() {
             State::Done(e) => return Ok(e),
-            State::NeedStatus { .. } => {
-                hs.set_status(handshake::status::OK)
-                    .map_err(|e| e.to_string())?;
+            State::NeedStatus { peer, .. } => {
+                let r = hs.set_status(decide(&peer));
+                let out = hs.take_output();
+                if !out.is_empty() {
+                    sock.write_all(&out).await.map_err(|e| e.to_string())?;
+                }
+                r.map_err(|e| e.to_string())?;
                 continue;
             }
             State::InProgress => {}
@@ -132,12 +204,21 @@ pub(crate) async fn accept_loop(node: Node, listener: TcpListener) {
                 Ok(hs) => hs,
                 Err(e) => return tracing::warn!("{e}"),
             };
-            match drive(&mut sock, &mut hs, node.0.setup_time).await {
+            let n2 = node.clone();
+            let result = drive(&mut sock, &mut hs, node.0.setup_time, move |peer| {
+                status_for(&n2, peer)
+            })
+            .await;
+            let named = hs.peer_name().map(str::to_string);
+            match result {
                 Ok(est) => {
                     tracing::info!("{} connected from {addr}", est.peer);
                     install(&node, sock, est.peer, hs.take_leftover());
                 }
                 Err(e) => tracing::warn!("refused a connection from {addr}: {e}"),
+            }
+            if let Some(p) = named.and_then(|p| Atom::try_new(&p).ok()) {
+                lock(&node.0.setups).accepting.remove(&p);
             }
         });
     }

@@ -128,6 +128,7 @@ impl NodeBuilder {
             functions: Mutex::default(),
             node_watchers: Mutex::default(),
             connect_lock: tokio::sync::Mutex::new(()),
+            setups: Mutex::default(),
             registration: Mutex::new(Some(registration.stream)),
             epmd_server: Mutex::new(epmd_server),
         });
@@ -167,6 +168,8 @@ pub(crate) struct Inner {
     /// Functions callable over rpc.
     pub(crate) functions: Mutex<crate::rpc::Functions>,
     pub(crate) connect_lock: tokio::sync::Mutex<()>,
+    /// Handshakes in progress, both ways (for simultaneous connects).
+    pub(crate) setups: Mutex<net_kernel::Setups>,
     registration: Mutex<Option<TcpStream>>,
     epmd_server: Mutex<Option<EpmdServer>>,
 }

@@ -95,3 +95,35 @@ async fn two_nodus_nodes_talk() {
     n2.shutdown();
     n1.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_connects_end_with_one_connection() {
+    let epmd = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    for round in 0..20 {
+        let a = Node::builder(format!("sa{round}@127.0.0.1"))
+            .cookie("k")
+            .epmd_port(epmd)
+            .start()
+            .await
+            .expect("a");
+        let b = Node::builder(format!("sb{round}@127.0.0.1"))
+            .cookie("k")
+            .epmd_port(epmd)
+            .start()
+            .await
+            .expect("b");
+        let (na, nb) = (
+            format!("sa{round}@127.0.0.1"),
+            format!("sb{round}@127.0.0.1"),
+        );
+        let (pa, pb) = tokio::join!(a.ping(&nb), b.ping(&na));
+        assert!(pa && pb, "round {round}: both pings answer pong");
+        assert_eq!(a.nodes().len(), 1);
+        assert_eq!(b.nodes().len(), 1);
+        b.shutdown();
+        a.shutdown();
+    }
+}

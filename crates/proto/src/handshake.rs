@@ -208,6 +208,12 @@ impl Handshake {
         std::mem::take(&mut self.inbuf)
     }
 
+    /// The peer's node name: the dialled node, or the name an accepted
+    /// peer gave (`None` before it named itself).
+    pub fn peer_name(&self) -> Option<&str> {
+        (!self.peer.is_empty()).then_some(self.peer.as_str())
+    }
+
     /// Where the handshake stands.
     pub fn state(&self) -> State {
         if let Some(e) = &self.result {

@@ -1,0 +1,137 @@
+//! The nodus side of `bench/dist.sh`.
+//!
+//! `dist_bench server NAME COOKIE EPMD_PORT` runs a node with the bench
+//! services (`sink` counts messages and answers `{done, From}` with
+//! `{count, N}`; `echo` answers `{From, Msg}` with `Msg`; `srv` answers
+//! gen_server calls with `ok`). `dist_bench client NAME COOKIE EPMD_PORT
+//! PEER` measures against a peer running the same services (nodus or
+//! `bench/dist_bench.erl`) and prints `result <metric> <value>` lines.
+
+use std::time::{Duration, Instant};
+
+use nodus::gen::{reply, Call};
+use nodus::Node;
+use nodus_term::Term;
+
+const SMALL: usize = 200_000;
+const KIB: usize = 50_000;
+const MIB: usize = 200;
+const RTT: usize = 5_000;
+
+fn args() -> Vec<String> {
+    std::env::args().skip(1).collect()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let a = args();
+    if a.len() < 4 {
+        eprintln!("usage: dist_bench server|client NAME COOKIE EPMD_PORT [PEER]");
+        std::process::exit(2);
+    }
+    let epmd: u16 = a[3].parse().unwrap_or(4369);
+    let node = match Node::builder(a[1].clone()).cookie(a[2].clone()).epmd_port(epmd).start().await {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("dist_bench: {e}");
+            std::process::exit(1);
+        }
+    };
+    match (a[0].as_str(), a.get(4)) {
+        ("server", _) => server(&node).await,
+        ("client", Some(peer)) => client(&node, peer).await,
+        _ => std::process::exit(2),
+    }
+}
+
+async fn server(node: &Node) {
+    let sink = node.spawn(|mut me| async move {
+        let mut n: i64 = 0;
+        while let Some(m) = me.recv().await {
+            match m.as_tuple() {
+                Some([t, Term::Pid(from)]) if t.is_atom("done") => {
+                    let _ = me.node().clone().send(from, Term::Tuple(vec![Term::atom("count"), Term::Int(n)])).await;
+                    n = 0;
+                }
+                _ => n += 1,
+            }
+        }
+    });
+    let echo = node.spawn(|mut me| async move {
+        while let Some(m) = me.recv().await {
+            if let Some([Term::Pid(from), msg]) = m.as_tuple() {
+                let _ = me.node().clone().send(from, msg.clone()).await;
+            }
+        }
+    });
+    let srv = node.spawn(|mut me| async move {
+        while let Some(m) = me.recv().await {
+            if let Some(Call { from, .. }) = Call::parse(&m) {
+                reply(me.node(), &from, Term::atom("ok")).await;
+            }
+        }
+    });
+    for (n, p) in [("sink", sink), ("echo", echo), ("srv", srv)] {
+        let _ = node.register(n, &p);
+    }
+    println!("ready");
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+}
+
+fn pct(mut v: Vec<Duration>, p: f64) -> f64 {
+    v.sort();
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[i].as_secs_f64() * 1e6
+}
+
+async fn client(node: &Node, peer: &str) {
+    let mut me = node.process();
+    let pid = me.pid().clone();
+    if !node.ping(peer).await {
+        eprintln!("dist_bench: {peer} does not answer");
+        std::process::exit(1);
+    }
+    let mut one_way = async |label: &str, msg: Term, n: usize, bytes: usize| {
+        let t0 = Instant::now();
+        for _ in 0..n {
+            let _ = node.send_named(&pid, "sink", peer, msg.clone()).await;
+        }
+        let done = Term::Tuple(vec![Term::atom("done"), Term::from(pid.clone())]);
+        let _ = node.send_named(&pid, "sink", peer, done).await;
+        let got = me.recv_match(|m| matches!(m.as_tuple(), Some([t, _]) if t.is_atom("count")), Duration::from_secs(300)).await;
+        let secs = t0.elapsed().as_secs_f64();
+        let count = got.as_ref().and_then(Term::as_tuple).and_then(|t| t[1].as_i64()).unwrap_or(0);
+        assert_eq!(count as usize, n, "{label}: the sink counted {count} of {n}");
+        if bytes == 0 {
+            println!("result {label}_msgs_per_s {:.0}", n as f64 / secs);
+        } else {
+            println!("result {label}_MB_per_s {:.1}", (n * bytes) as f64 / secs / 1e6);
+        }
+    };
+    one_way("small", Term::Tuple(vec![Term::atom("hello"), Term::Int(42)]), SMALL, 0).await;
+    one_way("1KiB", Term::binary(vec![1u8; 1024]), KIB, 1024).await;
+    one_way("1MiB", Term::binary(vec![1u8; 1 << 20]), MIB, 1 << 20).await;
+
+    let mut lat = Vec::with_capacity(RTT);
+    for i in 0..RTT {
+        let t0 = Instant::now();
+        let msg = Term::Tuple(vec![Term::from(pid.clone()), Term::Int(i as i64)]);
+        let _ = node.send_named(&pid, "echo", peer, msg).await;
+        let want = Term::Int(i as i64);
+        let _ = me.recv_match(move |m| *m == want, Duration::from_secs(10)).await;
+        lat.push(t0.elapsed());
+    }
+    println!("result rtt_p50_us {:.1}", pct(lat.clone(), 0.5));
+    println!("result rtt_p99_us {:.1}", pct(lat, 0.99));
+
+    let target = Term::Tuple(vec![Term::atom("srv"), Term::atom(peer)]);
+    let mut lat = Vec::with_capacity(RTT);
+    for _ in 0..RTT {
+        let t0 = Instant::now();
+        let _ = me.call(&target, Term::atom("ping"), Duration::from_secs(10)).await;
+        lat.push(t0.elapsed());
+    }
+    println!("result call_p50_us {:.1}", pct(lat.clone(), 0.5));
+    println!("result call_p99_us {:.1}", pct(lat, 0.99));
+    node.shutdown();
+}

@@ -30,7 +30,12 @@ async fn main() {
         std::process::exit(2);
     }
     let epmd: u16 = a[3].parse().unwrap_or(4369);
-    let node = match Node::builder(a[1].clone()).cookie(a[2].clone()).epmd_port(epmd).start().await {
+    let node = match Node::builder(a[1].clone())
+        .cookie(a[2].clone())
+        .epmd_port(epmd)
+        .start()
+        .await
+    {
         Ok(n) => n,
         Err(e) => {
             eprintln!("dist_bench: {e}");
@@ -50,7 +55,11 @@ async fn server(node: &Node) {
         while let Some(m) = me.recv().await {
             match m.as_tuple() {
                 Some([t, Term::Pid(from)]) if t.is_atom("done") => {
-                    let _ = me.node().clone().send(from, Term::Tuple(vec![Term::atom("count"), Term::Int(n)])).await;
+                    let _ = me
+                        .node()
+                        .clone()
+                        .send(from, Term::Tuple(vec![Term::atom("count"), Term::Int(n)]))
+                        .await;
                     n = 0;
                 }
                 _ => n += 1,
@@ -98,17 +107,38 @@ async fn client(node: &Node, peer: &str) {
         }
         let done = Term::Tuple(vec![Term::atom("done"), Term::from(pid.clone())]);
         let _ = node.send_named(&pid, "sink", peer, done).await;
-        let got = me.recv_match(|m| matches!(m.as_tuple(), Some([t, _]) if t.is_atom("count")), Duration::from_secs(300)).await;
+        let got = me
+            .recv_match(
+                |m| matches!(m.as_tuple(), Some([t, _]) if t.is_atom("count")),
+                Duration::from_secs(300),
+            )
+            .await;
         let secs = t0.elapsed().as_secs_f64();
-        let count = got.as_ref().and_then(Term::as_tuple).and_then(|t| t[1].as_i64()).unwrap_or(0);
-        assert_eq!(count as usize, n, "{label}: the sink counted {count} of {n}");
+        let count = got
+            .as_ref()
+            .and_then(Term::as_tuple)
+            .and_then(|t| t[1].as_i64())
+            .unwrap_or(0);
+        assert_eq!(
+            count as usize, n,
+            "{label}: the sink counted {count} of {n}"
+        );
         if bytes == 0 {
             println!("result {label}_msgs_per_s {:.0}", n as f64 / secs);
         } else {
-            println!("result {label}_MB_per_s {:.1}", (n * bytes) as f64 / secs / 1e6);
+            println!(
+                "result {label}_MB_per_s {:.1}",
+                (n * bytes) as f64 / secs / 1e6
+            );
         }
     };
-    one_way("small", Term::Tuple(vec![Term::atom("hello"), Term::Int(42)]), SMALL, 0).await;
+    one_way(
+        "small",
+        Term::Tuple(vec![Term::atom("hello"), Term::Int(42)]),
+        SMALL,
+        0,
+    )
+    .await;
     one_way("1KiB", Term::binary(vec![1u8; 1024]), KIB, 1024).await;
     one_way("1MiB", Term::binary(vec![1u8; 1 << 20]), MIB, 1 << 20).await;
 
@@ -118,7 +148,9 @@ async fn client(node: &Node, peer: &str) {
         let msg = Term::Tuple(vec![Term::from(pid.clone()), Term::Int(i as i64)]);
         let _ = node.send_named(&pid, "echo", peer, msg).await;
         let want = Term::Int(i as i64);
-        let _ = me.recv_match(move |m| *m == want, Duration::from_secs(10)).await;
+        let _ = me
+            .recv_match(move |m| *m == want, Duration::from_secs(10))
+            .await;
         lat.push(t0.elapsed());
     }
     println!("result rtt_p50_us {:.1}", pct(lat.clone(), 0.5));
@@ -128,7 +160,9 @@ async fn client(node: &Node, peer: &str) {
     let mut lat = Vec::with_capacity(RTT);
     for _ in 0..RTT {
         let t0 = Instant::now();
-        let _ = me.call(&target, Term::atom("ping"), Duration::from_secs(10)).await;
+        let _ = me
+            .call(&target, Term::atom("ping"), Duration::from_secs(10))
+            .await;
         lat.push(t0.elapsed());
     }
     println!("result call_p50_us {:.1}", pct(lat.clone(), 0.5));

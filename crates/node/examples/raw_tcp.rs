@@ -52,7 +52,12 @@ fn main() -> std::io::Result<()> {
         c.write_all(&chunk)?;
     }
     c.read_exact(&mut b[..1])?;
-    println!("result bulk_MB_per_s {:.1}", BULK as f64 / t0.elapsed().as_secs_f64() / 1e6);
-    server.join().map_err(|_| std::io::Error::other("server thread"))??;
+    println!(
+        "result bulk_MB_per_s {:.1}",
+        BULK as f64 / t0.elapsed().as_secs_f64() / 1e6
+    );
+    server
+        .join()
+        .map_err(|_| std::io::Error::other("server thread"))??;
     Ok(())
 }

@@ -267,15 +267,30 @@ async fn writer(
             Ok(None) => return,
             Err(_) => vec![0, 0, 0, 0],
         };
+        // A large frame goes out as it is; small ones are gathered into
+        // one write.
+        if first.len() >= BATCH {
+            if wr.write_all(&first).await.is_err() {
+                return;
+            }
+            continue;
+        }
         buf.clear();
         buf.extend_from_slice(&first);
         while buf.len() < BATCH {
             match rx.try_recv() {
+                Ok(f) if f.len() >= BATCH => {
+                    if wr.write_all(&buf).await.is_err() || wr.write_all(&f).await.is_err() {
+                        return;
+                    }
+                    buf.clear();
+                    break;
+                }
                 Ok(f) => buf.extend_from_slice(&f),
                 Err(_) => break,
             }
         }
-        if wr.write_all(&buf).await.is_err() {
+        if !buf.is_empty() && wr.write_all(&buf).await.is_err() {
             return;
         }
     }
@@ -289,12 +304,11 @@ async fn reader(
 ) -> String {
     let mut frames = FrameReader::new(MAX_FRAME);
     frames.extend(&leftover);
-    let mut buf = vec![0u8; 64 * 1024];
     let ticktime = node.0.ticktime;
     loop {
         loop {
             match frames.next_frame() {
-                Ok(Some(Some(body))) => match dist::decode_frame(&body, Limits::DEFAULT) {
+                Ok(Some(Some(body))) => match dist::decode_frame_bytes(&body, Limits::DEFAULT) {
                     Ok(f) => dispatch(node, peer, f.control, f.payload).await,
                     Err(e) => return format!("bad frame: {e}"),
                 },
@@ -304,9 +318,9 @@ async fn reader(
             }
         }
         // Nothing at all for a whole ticktime: the peer is gone.
-        match tokio::time::timeout(ticktime, rd.read(&mut buf)).await {
+        match tokio::time::timeout(ticktime, rd.read_buf(frames.spare(64 * 1024))).await {
             Ok(Ok(0)) => return "closed by peer".into(),
-            Ok(Ok(n)) => frames.extend(&buf[..n]),
+            Ok(Ok(_)) => {}
             Ok(Err(e)) => return e.to_string(),
             Err(_) => return format!("no traffic for {}s (net_ticktime)", ticktime.as_secs()),
         }

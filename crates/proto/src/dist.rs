@@ -394,8 +394,22 @@ pub struct Frame {
     pub payload: Option<Term>,
 }
 
+/// Decodes one frame body held in shared memory: binaries in the message
+/// point into `body` instead of being copied.
+pub fn decode_frame_bytes(body: &bytes::Bytes, limits: Limits) -> Result<Frame, DistError> {
+    decode_frame_inner(body, Some(body), limits)
+}
+
 /// Decodes one frame body (after the length).
 pub fn decode_frame(body: &[u8], limits: Limits) -> Result<Frame, DistError> {
+    decode_frame_inner(body, None, limits)
+}
+
+fn decode_frame_inner(
+    body: &[u8],
+    shared: Option<&bytes::Bytes>,
+    limits: Limits,
+) -> Result<Frame, DistError> {
     match body.first() {
         Some(&PASS_THROUGH) => {}
         Some(&b) => return Err(DistError::NotPassThrough(b)),
@@ -407,12 +421,13 @@ pub fn decode_frame(body: &[u8], limits: Limits) -> Result<Frame, DistError> {
     let control = Control::from_term(d.decode_versioned()?)?;
     let at = 1 + d.position();
     let payload = if at < body.len() {
-        Some(
-            Decoder::new(&body[at..])
-                .with_limits(limits)
-                .with_base_offset(at)
-                .decode_full()?,
-        )
+        let d = Decoder::new(&body[at..])
+            .with_limits(limits)
+            .with_base_offset(at);
+        Some(match shared {
+            Some(b) => d.with_source(&b.slice(at..)).decode_full()?,
+            None => d.decode_full()?,
+        })
     } else {
         None
     };
@@ -432,10 +447,11 @@ pub fn decode_frame(body: &[u8], limits: Limits) -> Result<Frame, DistError> {
 }
 
 /// Splits received bytes into frames of at most a maximum size; ticks
-/// (empty frames) come out as `None`.
+/// (empty frames) come out as `None`. Frame bodies are handed out without
+/// copying.
 #[derive(Debug)]
 pub struct FrameReader {
-    buf: Vec<u8>,
+    buf: bytes::BytesMut,
     max: usize,
 }
 
@@ -443,7 +459,7 @@ impl FrameReader {
     /// A reader that refuses frames over `max` bytes.
     pub fn new(max: usize) -> FrameReader {
         FrameReader {
-            buf: Vec::new(),
+            buf: bytes::BytesMut::with_capacity(64 * 1024),
             max,
         }
     }
@@ -453,10 +469,17 @@ impl FrameReader {
         self.buf.extend_from_slice(data);
     }
 
+    /// The buffer to read into directly (see [`FrameReader::filled`]):
+    /// at least `min` bytes of spare room.
+    pub fn spare(&mut self, min: usize) -> &mut bytes::BytesMut {
+        self.buf.reserve(min);
+        &mut self.buf
+    }
+
     /// The next complete frame body: `Ok(Some(None))` for a tick,
     /// `Ok(None)` while incomplete.
     #[allow(clippy::option_option)]
-    pub fn next_frame(&mut self) -> Result<Option<Option<Vec<u8>>>, DistError> {
+    pub fn next_frame(&mut self) -> Result<Option<Option<bytes::Bytes>>, DistError> {
         if self.buf.len() < 4 {
             return Ok(None);
         }
@@ -468,10 +491,12 @@ impl FrameReader {
             });
         }
         if self.buf.len() < 4 + len {
+            // Room for the whole frame at once.
+            self.buf.reserve(4 + len - self.buf.len());
             return Ok(None);
         }
-        let body: Vec<u8> = self.buf[4..4 + len].to_vec();
-        self.buf.drain(..4 + len);
+        let mut frame = self.buf.split_to(4 + len);
+        let body = frame.split_off(4).freeze();
         Ok(Some(if len == 0 { None } else { Some(body) }))
     }
 }
@@ -526,7 +551,7 @@ mod tests {
         rd.extend(&out);
         rd.extend(&[0, 0, 0, 0]);
         let body = rd.next_frame().unwrap().unwrap().unwrap();
-        let f = decode_frame(&body, Limits::DEFAULT).unwrap();
+        let f = decode_frame_bytes(&body, Limits::DEFAULT).unwrap();
         assert_eq!(
             f.control,
             Control::RegSend {

@@ -23,32 +23,58 @@ struct Registry {
 pub struct EpmdServer {
     port: u16,
     registry: Arc<Mutex<Registry>>,
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl EpmdServer {
-    /// Binds `127.0.0.1:port` (and serves there until the runtime stops).
+    /// Binds `0.0.0.0:port` and serves until [`EpmdServer::stop`] or the
+    /// runtime ends.
     pub async fn start(port: u16) -> std::io::Result<EpmdServer> {
         let listener = TcpListener::bind(("0.0.0.0", port)).await?;
         let port = listener.local_addr()?.port();
+        let (stop, _) = tokio::sync::watch::channel(false);
         let server = EpmdServer {
             port,
             registry: Arc::default(),
+            stop,
         };
         let s = server.clone();
+        let mut stopped = server.stop.subscribe();
         tokio::spawn(async move {
             loop {
-                let Ok((sock, peer)) = listener.accept().await else {
-                    continue;
+                let (sock, peer) = tokio::select! {
+                    r = listener.accept() => match r {
+                        Ok(x) => x,
+                        Err(_) => continue,
+                    },
+                    _ = stopped.changed() => return,
                 };
                 let s = s.clone();
+                let mut stopped = s.stop.subscribe();
                 tokio::spawn(async move {
-                    if let Err(e) = s.serve(sock, peer.ip().is_loopback()).await {
-                        tracing::debug!("epmd: connection from {peer}: {e}");
+                    tokio::select! {
+                        r = s.serve(sock, peer.ip().is_loopback()) => {
+                            if let Err(e) = r {
+                                tracing::debug!("epmd: connection from {peer}: {e}");
+                            }
+                        }
+                        _ = stopped.changed() => {}
                     }
                 });
             }
         });
         Ok(server)
+    }
+
+    /// Stops serving: the port closes and every registration ends, as when
+    /// `epmd` exits.
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
+        self.registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .nodes
+            .clear();
     }
 
     /// The port it listens on.

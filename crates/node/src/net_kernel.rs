@@ -193,9 +193,14 @@ async fn drive(
 
 /// Accepts connections until the listener fails.
 pub(crate) async fn accept_loop(node: Node, listener: TcpListener) {
+    let mut stopping = node.0.stopping.subscribe();
     loop {
-        let Ok((mut sock, addr)) = listener.accept().await else {
-            continue;
+        let (mut sock, addr) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(_) => continue,
+            },
+            _ = stopping.changed() => return,
         };
         let node = node.clone();
         tokio::spawn(async move {
@@ -302,7 +307,7 @@ async fn reader(
     leftover: Vec<u8>,
     peer: &Atom,
 ) -> String {
-    let mut frames = FrameReader::new(MAX_FRAME);
+    let mut frames = FrameReader::new(node.0.max_message);
     frames.extend(&leftover);
     let ticktime = node.0.ticktime;
     loop {

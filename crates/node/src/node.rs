@@ -29,6 +29,46 @@ fn down(reference: Term, object: Term, reason: Term) -> Term {
     ])
 }
 
+/// Holds the EPMD registration open; if EPMD goes away (the node that
+/// embedded it stopped), registers again, starting an embedded EPMD when
+/// none answers, so that the node stays reachable by name.
+async fn keep_registered(node: Node, alive: String, mut stream: TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let mut stopping = node.0.stopping.subscribe();
+    let epmd_port = node.0.epmd_port;
+    loop {
+        let mut sink = [0u8; 16];
+        tokio::select! {
+            _ = stream.read(&mut sink) => {}
+            _ = stopping.changed() => return,
+        }
+        tracing::warn!(
+            "EPMD on port {epmd_port} went away: registering {} again",
+            node.name()
+        );
+        loop {
+            if *stopping.borrow() {
+                return;
+            }
+            match erl_epmd::register("127.0.0.1", epmd_port, &alive, node.0.port).await {
+                Ok(r) => {
+                    stream = r.stream;
+                    break;
+                }
+                Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    if let Ok(server) = EpmdServer::start(epmd_port).await {
+                        tracing::info!("started an embedded EPMD on port {epmd_port}");
+                        *lock(&node.0.epmd_server) = Some(server);
+                    }
+                }
+                Err(e) => tracing::debug!("EPMD registration: {e}"),
+            }
+            let jitter = u64::from(rand::random::<u8>());
+            tokio::time::sleep(Duration::from_millis(100 + jitter)).await;
+        }
+    }
+}
+
 /// Locks a mutex, ignoring poisoning (no invariant spans a panic here).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -42,9 +82,17 @@ pub struct NodeBuilder {
     published: bool,
     ticktime: Duration,
     setup_time: Duration,
+    max_message: usize,
 }
 
 impl NodeBuilder {
+    /// The largest frame accepted from a peer, in bytes (default 64 MiB);
+    /// a bigger one closes that connection.
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message = bytes;
+        self
+    }
+
     /// The cookie; without it, `~/.erlang.cookie` (created if missing).
     pub fn cookie(mut self, cookie: impl Into<String>) -> Self {
         self.cookie = Some(cookie.into());
@@ -116,6 +164,7 @@ impl NodeBuilder {
             port,
             ticktime: self.ticktime,
             setup_time: self.setup_time,
+            max_message: self.max_message,
             next_id: AtomicU32::new(1),
             next_ref: AtomicU32::new(1),
             procs: Mutex::default(),
@@ -129,10 +178,11 @@ impl NodeBuilder {
             node_watchers: Mutex::default(),
             connect_lock: tokio::sync::Mutex::new(()),
             setups: Mutex::default(),
-            registration: Mutex::new(Some(registration.stream)),
+            stopping: tokio::sync::watch::channel(false).0,
             epmd_server: Mutex::new(epmd_server),
         });
         let node = Node(inner);
+        tokio::spawn(keep_registered(node.clone(), alive, registration.stream));
         tokio::spawn(net_kernel::accept_loop(node.clone(), listener));
         net_kernel::start_server(&node);
         crate::rpc::start_rex(&node);
@@ -150,6 +200,7 @@ pub(crate) struct Inner {
     pub(crate) port: u16,
     pub(crate) ticktime: Duration,
     pub(crate) setup_time: Duration,
+    pub(crate) max_message: usize,
     next_id: AtomicU32,
     next_ref: AtomicU32,
     procs: Mutex<HashMap<u32, mpsc::UnboundedSender<Term>>>,
@@ -170,7 +221,8 @@ pub(crate) struct Inner {
     pub(crate) connect_lock: tokio::sync::Mutex<()>,
     /// Handshakes in progress, both ways (for simultaneous connects).
     pub(crate) setups: Mutex<net_kernel::Setups>,
-    registration: Mutex<Option<TcpStream>>,
+    /// Set when the node shuts down.
+    pub(crate) stopping: tokio::sync::watch::Sender<bool>,
     epmd_server: Mutex<Option<EpmdServer>>,
 }
 
@@ -188,6 +240,7 @@ impl Node {
             published: false,
             ticktime: Duration::from_secs(60),
             setup_time: Duration::from_secs(7),
+            max_message: net_kernel::MAX_FRAME,
         }
     }
 
@@ -642,6 +695,9 @@ impl Node {
     /// Stops the node: closes every connection and unregisters from EPMD.
     pub fn shutdown(&self) {
         lock(&self.0.conns).clear();
-        lock(&self.0.registration).take();
+        self.0.stopping.send_replace(true);
+        if let Some(server) = lock(&self.0.epmd_server).take() {
+            server.stop();
+        }
     }
 }

@@ -98,6 +98,7 @@ async fn calls_node_events_and_hostile_peers() {
         .epmd_port(epmd)
         .ticktime(Duration::from_secs(4))
         .setup_time(Duration::from_secs(1))
+        .max_message_size(1 << 20)
         .start()
         .await
         .expect("node");

@@ -170,3 +170,49 @@ async fn ping_with_the_system_epmd_and_wrong_cookies_are_refused() {
     node.shutdown();
     let _ = std::fs::remove_dir_all(&h);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_takes_over_epmd_when_the_embedding_node_stops() {
+    let epmd = free_port();
+    let h = home("takeover");
+    let n1 = Node::builder("first@127.0.0.1")
+        .cookie("secret")
+        .epmd_port(epmd)
+        .start()
+        .await
+        .expect("n1");
+    let n2 = Node::builder("second@127.0.0.1")
+        .cookie("secret")
+        .epmd_port(epmd)
+        .start()
+        .await
+        .expect("n2");
+    assert!(n1.embedded_epmd_names().is_some() && n2.embedded_epmd_names().is_none());
+    n1.shutdown();
+    // n2 notices, starts its own EPMD on the same port and registers again.
+    let mut names = None;
+    for _ in 0..100 {
+        names = n2.embedded_epmd_names();
+        if names
+            .as_ref()
+            .is_some_and(|n| n.iter().any(|(x, _)| x == "second"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        names.is_some_and(|n| n.iter().any(|(x, _)| x == "second")),
+        "second re-registered"
+    );
+    let eval =
+        "io:format(\"ping=~p~n\", [net_adm:ping('second@127.0.0.1')]), timer:sleep(60000), halt().";
+    let (_erl, out) = erl(epmd, &h, "late@127.0.0.1", "secret", eval);
+    assert_eq!(
+        line(&out, "ping="),
+        "ping=pong",
+        "erl finds the node by name through the new EPMD"
+    );
+    n2.shutdown();
+    let _ = std::fs::remove_dir_all(&h);
+}

@@ -567,6 +567,41 @@ mod tests {
     }
 
     #[test]
+    fn acceptor_takes_an_old_version_5_send_name_and_its_complement() {
+        let mut b = Handshake::accept(cfg("b@h", "c"), 77).unwrap();
+        let low = (flags::NODUS_DEFAULT & 0xFFFF_FFFF) as u32 & !(flags::HANDSHAKE_23 as u32);
+        let mut m = vec![b'n', 0, 5];
+        m.extend_from_slice(&low.to_be_bytes());
+        m.extend_from_slice(b"a@h");
+        let mut framed = (m.len() as u16).to_be_bytes().to_vec();
+        framed.extend(m);
+        b.input(&framed).unwrap();
+        assert!(matches!(b.state(), State::NeedStatus { ref peer, .. } if peer == "a@h"));
+        b.set_status(status::OK).unwrap();
+        let out = b.take_output();
+        // 's' "ok", then the 'N' challenge carrying our challenge 77.
+        assert_eq!(&out[..5], &[0, 3, b's', b'o', b'k']);
+        assert_eq!(out[7], b'N');
+        assert_eq!(&out[16..20], &77u32.to_be_bytes());
+        // The complement ('c' FlagsHigh Creation), then the reply.
+        let mut c = vec![0, 9, b'c'];
+        c.extend_from_slice(&((flags::NODUS_DEFAULT >> 32) as u32).to_be_bytes());
+        c.extend_from_slice(&9u32.to_be_bytes());
+        let mut r = vec![0, 21, b'r'];
+        r.extend_from_slice(&5u32.to_be_bytes());
+        r.extend_from_slice(&digest(b"c", 77));
+        c.extend(r);
+        b.input(&c).unwrap();
+        let State::Done(e) = b.state() else {
+            panic!("not done: {:?}", b.state())
+        };
+        assert_eq!(e.peer_creation, 9);
+        assert_eq!(e.peer_flags >> 32, flags::NODUS_DEFAULT >> 32);
+        let ack = b.take_output();
+        assert_eq!(&ack[3..], &digest(b"c", 5));
+    }
+
+    #[test]
     fn garbage_and_oversized_messages_are_errors() {
         let mut b = Handshake::accept(cfg("b@h", "c"), 2).unwrap();
         assert!(b.input(&[0, 3, b'x', 1, 2]).is_err());

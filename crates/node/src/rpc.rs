@@ -153,13 +153,28 @@ impl Node {
     }
 }
 
-/// Starts the `rex` server: answers `{call, M, F, Args, GroupLeader}`
+/// Starts the `rex` server: answers `{From, features_request}` (sent by
+/// BEAM's rpc to every visible node) with `[erpc]`, and
+/// `{call, M, F, Args, GroupLeader}`
 /// gen_server calls (what [`Node::rpc`] and pre-OTP-23 `rpc:call/4`
 /// send) with the result of [`Node::apply`], or `{badrpc, {'EXIT',
 /// {Reason, Stack}}}`.
 pub(crate) fn start_rex(node: &Node) {
     let pid = node.spawn(|mut me| async move {
         while let Some(msg) = me.recv().await {
+            // rpc's node observer on a BEAM peer asks what we support.
+            if let Some([Term::Pid(from), req]) = msg.as_tuple() {
+                if req.is_atom("features_request") {
+                    let node = me.node().clone();
+                    let reply = Term::Tuple(vec![
+                        Term::atom("features_reply"),
+                        Term::Atom(node.name().clone()),
+                        Term::List(vec![Term::atom("erpc")]),
+                    ]);
+                    let _ = node.send(from, reply).await;
+                    continue;
+                }
+            }
             let Some(call) = crate::gen::Call::parse(&msg) else {
                 continue;
             };

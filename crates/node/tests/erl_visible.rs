@@ -1,0 +1,95 @@
+//! A published (visible) nodus node: BEAM's `nodes()` lists it, and what
+//! BEAM sends to visible nodes (global's init_connect, rpc's
+//! features_request) neither hangs BEAM nor drops the connection.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use nodus::Node;
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beam_lists_a_visible_nodus_node_and_does_not_hang() {
+    let epmd = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let home = std::env::temp_dir().join(format!("nodus-visible-{}", std::process::id()));
+    std::fs::create_dir_all(&home).expect("home");
+    let node = Node::builder("visible@127.0.0.1")
+        .cookie("c")
+        .epmd_port(epmd)
+        .published(true)
+        .start()
+        .await
+        .expect("node");
+    let eval = "R = 'visible@127.0.0.1', \
+        io:format(\"ping=~p~n\", [net_adm:ping(R)]), \
+        io:format(\"nodes=~p~n\", [nodes()]), \
+        io:format(\"hidden=~p~n\", [nodes(hidden)]), \
+        Self = self(), \
+        spawn(fun() -> Self ! {trans, global:trans({nodus_test, self()}, fun() -> done end)} end), \
+        receive {trans, T} -> io:format(\"trans=~p~n\", [T]) after 10000 -> io:format(\"trans=hang~n\") end, \
+        io:format(\"multicall=~p~n\", [rpc:multicall(nodes(), erlang, node, [], 5000)]), \
+        timer:sleep(1000), \
+        io:format(\"still=~p~n\", [nodes()]), \
+        timer:sleep(60000), halt().";
+    let mut child = Command::new("erl")
+        .args([
+            "-noshell",
+            "-name",
+            "watcher@127.0.0.1",
+            "-setcookie",
+            "c",
+            "-eval",
+            eval,
+        ])
+        .env("ERL_EPMD_PORT", epmd.to_string())
+        .env("HOME", &home)
+        .env("ERL_CRASH_DUMP_SECONDS", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("erl");
+    let out = child.stdout.take().expect("stdout");
+    let _erl = Proc(child);
+    let lines = tokio::task::spawn_blocking(move || {
+        BufReader::new(out)
+            .lines()
+            .map_while(Result::ok)
+            .take_while(|l| !l.starts_with("still="))
+            .collect::<Vec<_>>()
+    });
+    let lines = tokio::time::timeout(Duration::from_secs(60), lines)
+        .await
+        .expect("erl finished")
+        .expect("reader");
+    let get = |k: &str| {
+        lines
+            .iter()
+            .find(|l| l.starts_with(k))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(get("ping="), "ping=pong");
+    assert_eq!(get("nodes="), "nodes=['visible@127.0.0.1']", "{lines:?}");
+    assert_eq!(get("hidden="), "hidden=[]");
+    assert_eq!(get("trans="), "trans=done", "global:trans must not hang");
+    assert_eq!(get("multicall="), "multicall={['visible@127.0.0.1'],[]}");
+    assert!(node
+        .nodes()
+        .iter()
+        .any(|n| n.as_str() == "watcher@127.0.0.1"));
+    node.shutdown();
+    let _ = std::fs::remove_dir_all(&home);
+}

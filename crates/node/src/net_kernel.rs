@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use nodus_proto::dist::{self, Control, FrameReader};
+use nodus_proto::dist_header::{Receiver, Sender};
 use nodus_proto::handshake::{self, Config, Handshake, State};
 use nodus_term::etf::Limits;
 use nodus_term::{Atom, Term};
@@ -31,13 +32,15 @@ const BATCH: usize = 256 * 1024;
 pub struct Conn {
     tx: mpsc::UnboundedSender<Vec<u8>>,
     id: u64,
+    /// Frame layout for the negotiated flags (and the fragment sequence).
+    sender: std::sync::Arc<std::sync::Mutex<Sender>>,
 }
 
 impl Conn {
-    /// Queues a frame.
+    /// Queues a message (as one frame, or as fragments).
     pub fn send(&self, control: &Control, payload: Option<&Term>) -> Result<(), Error> {
         let mut buf = Vec::new();
-        dist::encode_frame(&mut buf, control, payload)?;
+        lock(&self.sender).encode(&mut buf, control, payload)?;
         self.tx.send(buf).map_err(|_| Error::Connect {
             node: String::new(),
             reason: "connection closed".into(),
@@ -99,7 +102,7 @@ pub async fn connection(node: &Node, peer: &str) -> Result<Conn, Error> {
     let result = drive(&mut sock, &mut hs, setup, |_| handshake::status::OK).await;
     lock(&node.0.setups).dialling.remove(&peer_atom);
     match result {
-        Ok(est) => Ok(install(node, sock, est.peer, hs.take_leftover())),
+        Ok(est) => Ok(install(node, sock, est.peer, est.flags, hs.take_leftover())),
         Err(e) if e.contains("\"nok\"") => {
             // The peer is dialling us at the same time and keeps its own
             // attempt: wait for it to arrive.
@@ -218,7 +221,7 @@ pub(crate) async fn accept_loop(node: Node, listener: TcpListener) {
             match result {
                 Ok(est) => {
                     tracing::info!("{} connected from {addr}", est.peer);
-                    install(&node, sock, est.peer, hs.take_leftover());
+                    install(&node, sock, est.peer, est.flags, hs.take_leftover());
                 }
                 Err(e) => tracing::warn!("refused a connection from {addr}: {e}"),
             }
@@ -231,10 +234,14 @@ pub(crate) async fn accept_loop(node: Node, listener: TcpListener) {
 
 static NEXT_CONN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
-fn install(node: &Node, sock: TcpStream, peer: String, leftover: Vec<u8>) -> Conn {
+fn install(node: &Node, sock: TcpStream, peer: String, flags: u64, leftover: Vec<u8>) -> Conn {
     let (tx, rx) = mpsc::unbounded_channel();
     let id = NEXT_CONN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let conn = Conn { tx, id };
+    let conn = Conn {
+        tx,
+        id,
+        sender: std::sync::Arc::new(std::sync::Mutex::new(Sender::new(flags))),
+    };
     let peer_atom = Atom::try_new(&peer).unwrap_or_else(|_| Atom::new("invalid@name"));
     lock(&node.0.conns).insert(peer_atom.clone(), conn.clone());
     node.node_event("nodeup", &peer_atom);
@@ -308,13 +315,15 @@ async fn reader(
     peer: &Atom,
 ) -> String {
     let mut frames = FrameReader::new(node.0.max_message);
+    let mut receiver = Receiver::new(node.0.max_message, Limits::DEFAULT);
     frames.extend(&leftover);
     let ticktime = node.0.ticktime;
     loop {
         loop {
             match frames.next_frame() {
-                Ok(Some(Some(body))) => match dist::decode_frame_bytes(&body, Limits::DEFAULT) {
-                    Ok(f) => dispatch(node, peer, f.control, f.payload).await,
+                Ok(Some(Some(body))) => match receiver.frame(&body) {
+                    Ok(Some(f)) => dispatch(node, peer, f.control, f.payload).await,
+                    Ok(None) => {}
                     Err(e) => return format!("bad frame: {e}"),
                 },
                 Ok(Some(None)) => {}

@@ -29,6 +29,39 @@ fn down(reference: Term, object: Term, reason: Term) -> Term {
     ])
 }
 
+/// Registers with the EPMD on `epmd_port`, starting an embedded one when
+/// none answers (as `erl` starts `epmd`). Another node may be starting one
+/// at the same moment: then its registration is retried.
+async fn register_or_embed(
+    epmd_port: u16,
+    alive: &str,
+    port: u16,
+) -> Result<(erl_epmd::Registration, Option<EpmdServer>), Error> {
+    let mut last = None;
+    for _ in 0..20 {
+        match erl_epmd::register("127.0.0.1", epmd_port, alive, port).await {
+            Ok(r) => return Ok((r, None)),
+            Err(Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                if let Ok(server) = EpmdServer::start(epmd_port).await {
+                    tracing::info!("no EPMD on port {epmd_port}: started an embedded one");
+                    let r = erl_epmd::register("127.0.0.1", epmd_port, alive, port).await?;
+                    return Ok((r, Some(server)));
+                }
+                last = Some(Error::Io(e));
+            }
+            Err(e) => return Err(e),
+        }
+        tokio::time::sleep(Duration::from_millis(50 + u64::from(rand::random::<u8>()))).await;
+    }
+    Err(last
+        .unwrap_or_else(|| Error::Epmd(format!("cannot reach or start EPMD on port {epmd_port}"))))
+}
+
 /// Holds the EPMD registration open; if EPMD goes away (the node that
 /// embedded it stopped), registers again, starting an embedded EPMD when
 /// none answers, so that the node stays reachable by name.
@@ -55,7 +88,12 @@ async fn keep_registered(node: Node, alive: String, mut stream: TcpStream) {
                     stream = r.stream;
                     break;
                 }
-                Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                Err(Error::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset
+                    ) =>
+                {
                     if let Ok(server) = EpmdServer::start(epmd_port).await {
                         tracing::info!("started an embedded EPMD on port {epmd_port}");
                         *lock(&node.0.epmd_server) = Some(server);
@@ -138,20 +176,9 @@ impl NodeBuilder {
         let epmd_port = self.epmd_port.unwrap_or_else(erl_epmd::default_port);
         let listener = TcpListener::bind(("0.0.0.0", 0)).await?;
         let port = listener.local_addr()?.port();
-        let (registration, epmd_server) =
-            match erl_epmd::register("127.0.0.1", epmd_port, &alive, port).await {
-                Ok(r) => (r, None),
-                Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                    tracing::info!("no EPMD on port {epmd_port}: starting an embedded one");
-                    let server = EpmdServer::start(epmd_port).await?;
-                    (
-                        erl_epmd::register("127.0.0.1", epmd_port, &alive, port).await?,
-                        Some(server),
-                    )
-                }
-                Err(e) => return Err(e),
-            };
-        let mut fl = flags::NODUS_DEFAULT | flags::SPAWN;
+        let (registration, epmd_server) = register_or_embed(epmd_port, &alive, port).await?;
+        let mut fl =
+            flags::NODUS_DEFAULT | flags::SPAWN | flags::DIST_HDR_ATOM_CACHE | flags::FRAGMENTS;
         if self.published {
             fl |= flags::PUBLISHED;
         }

@@ -98,11 +98,12 @@ async fn two_nodus_nodes_talk() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simultaneous_connects_end_with_one_connection() {
-    let epmd = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
     for round in 0..20 {
+        // A fresh EPMD each round: a stopping node stops the EPMD it embeds.
+        let epmd = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("port");
         let a = Node::builder(format!("sa{round}@127.0.0.1"))
             .cookie("k")
             .epmd_port(epmd)

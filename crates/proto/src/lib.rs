@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod dist;
+pub mod dist_header;
 pub mod epmd;
 pub mod flags;
 pub mod handshake;

@@ -1,0 +1,397 @@
+//! The normal distribution header (`131, 68`) with its atom cache, and
+//! fragmented messages (`131, 69` / `131, 70`), both directions. Answers
+//! to `erts_decode_dist_ext` / `erts_dist_ext_*` in `external.c` and the
+//! fragment handling of `dist.c`.
+//!
+//! Used when `DIST_HDR_ATOM_CACHE` or `FRAGMENTS` was negotiated. nodus
+//! reads the atom cache a peer maintains (2,048 entries per connection and
+//! direction) but never asks the peer to cache atoms itself: it sends
+//! `131, 68, 0` headers, and splits messages larger than
+//! [`FRAGMENT_SIZE`] into fragments when `FRAGMENTS` was negotiated.
+
+use std::collections::HashMap;
+
+use bytes::{Bytes, BytesMut};
+use nodus_term::etf::{self, AtomEncoding, Decoder, Limits};
+use nodus_term::{Atom, Term};
+
+use crate::dist::{Control, DistError, Frame, PASS_THROUGH};
+
+/// Entries in a connection's atom cache (8 segments of 256).
+pub const CACHE_SIZE: usize = 2048;
+
+/// Payload bytes per fragment when sending (BEAM uses 64 KiB too).
+pub const FRAGMENT_SIZE: usize = 64 * 1024;
+
+/// Most messages a peer may have half-sent at once.
+pub const MAX_PARTIAL: usize = 1024;
+
+const HEADER: u8 = 68;
+const FRAG_START: u8 = 69;
+const FRAG_CONT: u8 = 70;
+
+struct Partial {
+    refs: Vec<Option<Atom>>,
+    data: BytesMut,
+    next: u64,
+}
+
+/// The receiving side of one connection: the peer's atom cache and its
+/// messages in fragments.
+pub struct Receiver {
+    cache: Vec<Option<Atom>>,
+    partial: HashMap<u64, Partial>,
+    max_message: usize,
+    limits: Limits,
+}
+
+fn bad(msg: impl Into<String>) -> DistError {
+    DistError::BadControl(msg.into())
+}
+
+struct Cursor<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DistError> {
+        if self.b.len() - self.at < n {
+            return Err(bad("distribution header truncated"));
+        }
+        let s = &self.b[self.at..self.at + n];
+        self.at += n;
+        Ok(s)
+    }
+    fn u8(&mut self) -> Result<u8, DistError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u64(&mut self) -> Result<u64, DistError> {
+        let s = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(s);
+        Ok(u64::from_be_bytes(a))
+    }
+}
+
+impl Receiver {
+    /// A receiver that refuses messages over `max_message` bytes.
+    pub fn new(max_message: usize, limits: Limits) -> Receiver {
+        Receiver {
+            cache: vec![None; CACHE_SIZE],
+            partial: HashMap::new(),
+            max_message,
+            limits,
+        }
+    }
+
+    /// Handles one frame body: a whole message, or `None` while a
+    /// fragmented one is incomplete.
+    pub fn frame(&mut self, body: &Bytes) -> Result<Option<Frame>, DistError> {
+        match (body.first(), body.get(1)) {
+            (Some(&PASS_THROUGH), _) => {
+                crate::dist::decode_frame_bytes(body, self.limits).map(Some)
+            }
+            (Some(131), Some(&HEADER)) => {
+                let mut c = Cursor { b: body, at: 2 };
+                let refs = self.header(&mut c)?;
+                self.decode(&refs, &body.slice(c.at..)).map(Some)
+            }
+            (Some(131), Some(&FRAG_START)) => {
+                let mut c = Cursor { b: body, at: 2 };
+                let seq = c.u64()?;
+                let frag = c.u64()?;
+                let refs = self.header(&mut c)?;
+                if frag == 0 {
+                    return Err(bad("fragment id 0"));
+                }
+                let rest = body.slice(c.at..);
+                if frag == 1 {
+                    return self.decode(&refs, &rest).map(Some);
+                }
+                if self.partial.len() >= MAX_PARTIAL && !self.partial.contains_key(&seq) {
+                    return Err(bad("too many fragmented messages at once"));
+                }
+                let mut data = BytesMut::with_capacity(rest.len() * 2);
+                data.extend_from_slice(&rest);
+                self.partial.insert(
+                    seq,
+                    Partial {
+                        refs,
+                        data,
+                        next: frag - 1,
+                    },
+                );
+                Ok(None)
+            }
+            (Some(131), Some(&FRAG_CONT)) => {
+                let mut c = Cursor { b: body, at: 2 };
+                let seq = c.u64()?;
+                let frag = c.u64()?;
+                let Some(p) = self.partial.get_mut(&seq) else {
+                    return Err(bad(format!("fragment of unknown sequence {seq}")));
+                };
+                if frag != p.next {
+                    return Err(bad(format!(
+                        "fragment {frag} of sequence {seq} out of order (expected {})",
+                        p.next
+                    )));
+                }
+                if p.data.len() + (body.len() - c.at) > self.max_message {
+                    return Err(DistError::TooLarge {
+                        size: p.data.len() + body.len(),
+                        limit: self.max_message,
+                    });
+                }
+                p.data.extend_from_slice(&body[c.at..]);
+                p.next -= 1;
+                if frag > 1 {
+                    return Ok(None);
+                }
+                let done = self
+                    .partial
+                    .remove(&seq)
+                    .ok_or_else(|| bad("lost sequence"))?;
+                self.decode(&done.refs, &done.data.freeze()).map(Some)
+            }
+            (Some(&b), _) => Err(DistError::NotPassThrough(b)),
+            (None, _) => Err(bad("empty frame")),
+        }
+    }
+
+    /// Reads the atom cache references of a header, updating the cache.
+    fn header(&mut self, c: &mut Cursor<'_>) -> Result<Vec<Option<Atom>>, DistError> {
+        let n = usize::from(c.u8()?);
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let flags = c.take(n / 2 + 1)?;
+        let nibble = |i: usize| {
+            if i % 2 == 0 {
+                flags[i / 2] & 0x0F
+            } else {
+                flags[i / 2] >> 4
+            }
+        };
+        let long = nibble(n) & 1 == 1;
+        let mut refs = Vec::with_capacity(n);
+        for i in 0..n {
+            let f = nibble(i);
+            let idx = usize::from(f & 7) * 256 + usize::from(c.u8()?);
+            if f & 8 != 0 {
+                let len = if long {
+                    let b = c.take(2)?;
+                    usize::from(u16::from_be_bytes([b[0], b[1]]))
+                } else {
+                    usize::from(c.u8()?)
+                };
+                let text = std::str::from_utf8(c.take(len)?)
+                    .map_err(|_| bad("atom in cache is not UTF-8"))?;
+                let a = Atom::try_new(text).map_err(|e| bad(e.to_string()))?;
+                self.cache[idx] = Some(a);
+            }
+            match &self.cache[idx] {
+                Some(a) => refs.push(Some(a.clone())),
+                None => return Err(bad(format!("atom cache slot {idx} is empty"))),
+            }
+        }
+        Ok(refs)
+    }
+
+    fn decode(&self, refs: &[Option<Atom>], data: &Bytes) -> Result<Frame, DistError> {
+        let mut d = Decoder::new(data)
+            .with_limits(self.limits)
+            .with_atom_cache(refs)
+            .with_source(data);
+        let control = Control::from_term(d.decode_term()?)?;
+        let at = d.position();
+        let payload = if at < data.len() {
+            let tail = data.slice(at..);
+            let mut d = Decoder::new(&tail)
+                .with_limits(self.limits)
+                .with_atom_cache(refs)
+                .with_source(&tail);
+            let t = d.decode_term()?;
+            if d.position() != tail.len() {
+                return Err(bad("bytes after the payload"));
+            }
+            Some(t)
+        } else {
+            None
+        };
+        if control.has_payload() != payload.is_some() && !matches!(control, Control::Other(_)) {
+            return Err(bad("payload missing or unexpected"));
+        }
+        Ok(Frame { control, payload })
+    }
+}
+
+/// The sending side of one connection: how frames are laid out.
+pub struct Sender {
+    header: bool,
+    fragments: bool,
+    next_seq: u64,
+}
+
+impl Sender {
+    /// Lays frames out for the negotiated `flags`.
+    pub fn new(flags: u64) -> Sender {
+        Sender {
+            header: flags & (crate::flags::DIST_HDR_ATOM_CACHE | crate::flags::FRAGMENTS) != 0,
+            fragments: flags & crate::flags::FRAGMENTS != 0,
+            next_seq: 1,
+        }
+    }
+
+    /// Appends the frame(s) of one message, each with its 4-byte length.
+    pub fn encode(
+        &mut self,
+        out: &mut Vec<u8>,
+        control: &Control,
+        payload: Option<&Term>,
+    ) -> Result<(), etf::EncodeError> {
+        if !self.header {
+            return crate::dist::encode_frame(out, control, payload);
+        }
+        let mut body = Vec::with_capacity(64);
+        etf::encode_term_into(&control.to_term(), AtomEncoding::Utf8, &mut body)?;
+        let control_len = body.len();
+        if let Some(p) = payload {
+            etf::encode_term_into(p, AtomEncoding::Utf8, &mut body)?;
+        }
+        let frame = |out: &mut Vec<u8>, head: &[u8], part: &[u8]| {
+            out.extend_from_slice(&((head.len() + part.len()) as u32).to_be_bytes());
+            out.extend_from_slice(head);
+            out.extend_from_slice(part);
+        };
+        if !self.fragments || body.len() <= FRAGMENT_SIZE + control_len {
+            frame(out, &[131, HEADER, 0], &body);
+            return Ok(());
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let first_len = control_len + FRAGMENT_SIZE;
+        let rest = &body[first_len..];
+        let total = 1 + rest.len().div_ceil(FRAGMENT_SIZE) as u64;
+        let mut head = vec![131, FRAG_START];
+        head.extend_from_slice(&seq.to_be_bytes());
+        head.extend_from_slice(&total.to_be_bytes());
+        head.push(0);
+        frame(out, &head, &body[..first_len]);
+        for (i, part) in rest.chunks(FRAGMENT_SIZE).enumerate() {
+            let mut head = vec![131, FRAG_CONT];
+            head.extend_from_slice(&seq.to_be_bytes());
+            head.extend_from_slice(&(total - 1 - i as u64).to_be_bytes());
+            frame(out, &head, part);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dist::FrameReader;
+    use crate::flags;
+    use nodus_term::Pid;
+
+    fn me() -> Pid {
+        Pid {
+            node: Atom::new("a@h"),
+            id: 1,
+            serial: 0,
+            creation: 1,
+        }
+    }
+
+    fn round_trip(fl: u64, payload: Term) {
+        let mut s = Sender::new(fl);
+        let mut out = Vec::new();
+        let ctl = Control::RegSend {
+            from: me(),
+            to: Atom::new("sink"),
+        };
+        s.encode(&mut out, &ctl, Some(&payload)).unwrap();
+        let mut rd = FrameReader::new(usize::MAX);
+        rd.extend(&out);
+        let mut r = Receiver::new(64 << 20, Limits::DEFAULT);
+        let mut got = None;
+        let mut frames = 0;
+        while let Some(Some(body)) = rd.next_frame().unwrap() {
+            frames += 1;
+            if let Some(f) = r.frame(&body).unwrap() {
+                got = Some(f);
+            }
+        }
+        let f = got.expect("a whole message");
+        assert_eq!(f.control, ctl);
+        assert_eq!(f.payload, Some(payload.clone()));
+        if fl & flags::FRAGMENTS != 0 && out.len() > 3 * FRAGMENT_SIZE {
+            assert!(frames > 2, "fragmented into {frames} frames");
+        }
+    }
+
+    #[test]
+    fn headers_and_fragments_round_trip() {
+        for fl in [
+            0,
+            flags::DIST_HDR_ATOM_CACHE,
+            flags::FRAGMENTS,
+            flags::FRAGMENTS | flags::DIST_HDR_ATOM_CACHE,
+        ] {
+            round_trip(fl, Term::atom("small"));
+            round_trip(fl, Term::binary(vec![9u8; 1_000_000]));
+            round_trip(fl, Term::binary(vec![9u8; FRAGMENT_SIZE]));
+        }
+    }
+
+    #[test]
+    fn atom_cache_references_resolve_and_persist() {
+        // {6, Pid, '', sink} with 'sink' and '' as cached atoms (new entries),
+        // then a second message that only references them.
+        let mut r = Receiver::new(1 << 20, Limits::DEFAULT);
+        let mut body = vec![131, HEADER, 2, 0x88, 0];
+        body.extend_from_slice(&[5, 4]);
+        body.extend_from_slice(b"sink");
+        body.extend_from_slice(&[6, 0]);
+        let mut ctl = vec![104, 4, 97, 6];
+        etf::encode_term_into(&Term::from(me()), AtomEncoding::Utf8, &mut ctl).unwrap();
+        ctl.extend_from_slice(&[82, 1, 82, 0]);
+        body.extend_from_slice(&ctl);
+        body.extend_from_slice(&[97, 7]);
+        let f = r.frame(&Bytes::from(body)).unwrap().unwrap();
+        assert_eq!(
+            f.control,
+            Control::RegSend {
+                from: me(),
+                to: Atom::new("sink")
+            }
+        );
+        assert_eq!(f.payload, Some(Term::Int(7)));
+        let mut again = vec![131, HEADER, 2, 0, 0, 5, 6];
+        again.extend_from_slice(&ctl);
+        again.extend_from_slice(&[97, 8]);
+        let f = r.frame(&Bytes::from(again)).unwrap().unwrap();
+        assert_eq!(f.payload, Some(Term::Int(8)));
+        // A reference to a slot never filled is an error, not a panic.
+        let empty = Bytes::from(vec![131, HEADER, 1, 0, 200, 104, 1, 82, 0]);
+        assert!(r.frame(&empty).is_err());
+    }
+
+    #[test]
+    fn bad_fragments_are_errors() {
+        let mut r = Receiver::new(1 << 20, Limits::DEFAULT);
+        let mut cont = vec![131, FRAG_CONT];
+        cont.extend_from_slice(&7u64.to_be_bytes());
+        cont.extend_from_slice(&1u64.to_be_bytes());
+        assert!(r.frame(&Bytes::from(cont)).is_err(), "unknown sequence");
+        assert!(
+            r.frame(&Bytes::from(vec![131, HEADER])).is_err(),
+            "truncated"
+        );
+        assert!(
+            r.frame(&Bytes::from(vec![131, HEADER, 3, 0xFF])).is_err(),
+            "truncated refs"
+        );
+    }
+}

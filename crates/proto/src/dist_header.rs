@@ -167,7 +167,7 @@ impl Receiver {
         }
         let flags = c.take(n / 2 + 1)?;
         let nibble = |i: usize| {
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 flags[i / 2] & 0x0F
             } else {
                 flags[i / 2] >> 4

@@ -1,9 +1,9 @@
 //! gen_server calls both ways with real `erl`, nodeup/nodedown (SIGKILL,
 //! and SIGSTOP past net_ticktime), and hostile peers on the listener.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -13,27 +13,20 @@ use nodus_proto::flags;
 use nodus_proto::handshake::{Config, Handshake, State};
 use nodus_term::Term;
 
-struct Proc(Child);
+mod support;
+use support::{wait_line, Proc};
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-CONT", &self.0.id().to_string()])
-            .status();
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
+/// Starts `erl` named `name` (cookie `c`, net_ticktime 4), evaluating `eval`.
 fn erl(
     epmd: u16,
     home: &std::path::Path,
     name: &str,
     eval: &str,
 ) -> (Proc, mpsc::Receiver<String>) {
-    let mut child = Command::new("erl")
-        .args([
-            "-noshell",
+    support::erl(
+        epmd,
+        home,
+        &[
             "-name",
             name,
             "-setcookie",
@@ -43,32 +36,8 @@ fn erl(
             "4",
             "-eval",
             eval,
-        ])
-        .env("ERL_EPMD_PORT", epmd.to_string())
-        .env("HOME", home)
-        .env("ERL_CRASH_DUMP_SECONDS", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("erl");
-    let out = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    (Proc(child), rx)
-}
-
-fn wait_line(rx: &mpsc::Receiver<String>, prefix: &str) -> String {
-    loop {
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(l) if l.starts_with(prefix) => return l,
-            Ok(_) => {}
-            Err(e) => panic!("erl never printed {prefix:?}: {e}"),
-        }
-    }
+        ],
+    )
 }
 
 async fn next_node_event(
@@ -87,12 +56,8 @@ async fn next_node_event(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_node_events_and_hostile_peers() {
-    let home = std::env::temp_dir().join(format!("nodus-calls-{}", std::process::id()));
-    std::fs::create_dir_all(&home).expect("home");
-    let epmd = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
+    let home = support::home("calls");
+    let epmd = support::free_port();
     let node = Node::builder("rustcalls@127.0.0.1")
         .cookie("c")
         .epmd_port(epmd)

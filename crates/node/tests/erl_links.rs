@@ -1,66 +1,34 @@
 //! Links, exit signals and monitors between nodus and real `erl`, both
 //! ways, including `noproc` and `noconnection`.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use nodus::{Node, Process};
 use nodus_term::{Pid, Term};
 
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod support;
+use support::{wait_line, Proc};
 
 const ERL: &str = "erllinks@127.0.0.1";
 const T: Duration = Duration::from_secs(20);
 
 fn start_erl(dir: &Path, epmd: u16) -> (Proc, mpsc::Receiver<String>) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let ok = Command::new("erlc")
-        .arg("-o")
-        .arg(dir)
-        .arg(root.join("tests/erl/nodus_links.erl"))
-        .status()
-        .expect("erlc");
-    assert!(ok.success());
-    let mut child = Command::new("erl")
-        .args(["-noshell", "-name", ERL, "-setcookie", "c", "-pa"])
-        .arg(dir)
-        .args(["-run", "nodus_links", "start"])
-        .env("ERL_EPMD_PORT", epmd.to_string())
-        .env("HOME", dir)
-        .env("ERL_CRASH_DUMP_SECONDS", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("erl");
-    let out = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    (Proc(child), rx)
-}
-
-fn wait_line(rx: &mpsc::Receiver<String>, prefix: &str) -> String {
-    loop {
-        match rx.recv_timeout(T) {
-            Ok(l) if l.starts_with(prefix) => return l,
-            Ok(_) => {}
-            Err(e) => panic!("erl never printed {prefix:?}: {e}"),
-        }
-    }
+    support::compile(dir, &["nodus_links"]);
+    support::erl(
+        epmd,
+        dir,
+        &[
+            "-name",
+            ERL,
+            "-setcookie",
+            "c",
+            "-run",
+            "nodus_links",
+            "start",
+        ],
+    )
 }
 
 async fn ask(node: &Node, me: &mut Process, msg: Vec<Term>, reply_tag: &str) -> Term {
@@ -94,12 +62,8 @@ fn die(reason: &str) -> Term {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn links_and_monitors_work_both_ways() {
-    let dir = std::env::temp_dir().join(format!("nodus-links-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let epmd = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
+    let dir = support::home("links");
+    let epmd = support::free_port();
     let node = Node::builder("rustlinks@127.0.0.1")
         .cookie("c")
         .epmd_port(epmd)

@@ -1,23 +1,14 @@
 //! Messages both ways between nodus and real `erl`: the term layer's whole
 //! random corpus and a 10 MB binary, compared with `=:=`.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use nodus::Node;
 use nodus_term::{etf, Term};
 
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod support;
 
 fn records(path: &Path) -> Vec<Vec<u8>> {
     let data = std::fs::read(path).expect("corpus");
@@ -34,18 +25,8 @@ fn records(path: &Path) -> Vec<Vec<u8>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_corpus_and_a_10_mb_binary_cross_both_ways() {
     let size = std::env::var("NODUS_CORPUS_SIZE").unwrap_or_else(|_| "10000".into());
-    let dir = std::env::temp_dir().join(format!("nodus-msgs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    for m in ["nodus_corpus.erl", "nodus_echo.erl"] {
-        let ok = Command::new("erlc")
-            .arg("-o")
-            .arg(&dir)
-            .arg(root.join("tests/erl").join(m))
-            .status()
-            .expect("erlc");
-        assert!(ok.success());
-    }
+    let dir = support::home("msgs");
+    support::compile(&dir, &["nodus_corpus", "nodus_echo"]);
     let gen = Command::new("erl")
         .args(["-noshell", "-pa"])
         .arg(&dir)
@@ -57,10 +38,7 @@ async fn the_corpus_and_a_10_mb_binary_cross_both_ways() {
         .expect("erl");
     assert!(gen.success());
 
-    let epmd = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
+    let epmd = support::free_port();
     let node = Node::builder("rustmsg@127.0.0.1")
         .cookie("c")
         .epmd_port(epmd)
@@ -77,46 +55,23 @@ async fn the_corpus_and_a_10_mb_binary_cross_both_ways() {
     });
     node.register("echo", &echo).expect("register");
 
-    let mut child = Command::new("erl")
-        .args([
-            "-noshell",
+    let (_erl, rx) = support::erl(
+        epmd,
+        &dir,
+        &[
             "-name",
             "erlmsg@127.0.0.1",
             "-setcookie",
             "c",
-            "-pa",
-        ])
-        .arg(&dir)
-        .args([
             "-run",
             "nodus_echo",
             "start",
             "rustmsg@127.0.0.1",
             "4",
             &size,
-        ])
-        .env("ERL_EPMD_PORT", epmd.to_string())
-        .env("HOME", &dir)
-        .env("ERL_CRASH_DUMP_SECONDS", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("erl");
-    let out = child.stdout.take().expect("stdout");
-    let _erl = Proc(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    let wait_line = |prefix: &str| loop {
-        match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(l) if l.starts_with(prefix) => return l,
-            Ok(_) => {}
-            Err(e) => panic!("erl never printed {prefix:?}: {e}"),
-        }
-    };
+        ],
+    );
+    let wait_line = |prefix: &str| support::wait_line(&rx, prefix);
     wait_line("ready");
 
     // nodus -> erl: every corpus term comes back =:=.

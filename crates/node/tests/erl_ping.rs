@@ -2,37 +2,16 @@
 //! system's `epmd` and with nodus's embedded EPMD. Each test uses its own
 //! EPMD port, node names and HOME, and stops what it starts.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use nodus::Node;
 
-struct Proc(Child);
+mod support;
+use support::{free_port, home, wait_line as line, Proc};
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn home(tag: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("nodus-ping-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).expect("home");
-    d
-}
-
-/// Starts `erl`, returning it and a channel of its stdout lines.
+/// Starts `erl` named `name` with `cookie`, evaluating `eval`.
 fn erl(
     epmd_port: u16,
     home: &std::path::Path,
@@ -40,43 +19,11 @@ fn erl(
     cookie: &str,
     eval: &str,
 ) -> (Proc, mpsc::Receiver<String>) {
-    let mut child = Command::new("erl")
-        .args([
-            "-noshell",
-            "-name",
-            name,
-            "-setcookie",
-            cookie,
-            "-eval",
-            eval,
-        ])
-        .env("ERL_EPMD_PORT", epmd_port.to_string())
-        .env("HOME", home)
-        .env("ERL_CRASH_DUMP_SECONDS", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("erl on PATH (apt-get install erlang-nox)");
-    let out = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    (Proc(child), rx)
-}
-
-fn line(rx: &mpsc::Receiver<String>, prefix: &str) -> String {
-    loop {
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(l) if l.starts_with(prefix) => return l,
-            Ok(_) => {}
-            Err(e) => panic!("no line starting with {prefix:?} from erl: {e}"),
-        }
-    }
+    support::erl(
+        epmd_port,
+        home,
+        &["-name", name, "-setcookie", cookie, "-eval", eval],
+    )
 }
 
 const ERL_LOOP: &str = "io:format(\"ready~n\"), Loop = fun L() -> receive {ping, N} -> io:format(\"ping=~p~n\", [net_adm:ping(N)]), L() after 60000 -> halt() end end, register(t, self()), Loop().";

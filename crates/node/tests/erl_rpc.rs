@@ -2,42 +2,18 @@
 //! nodus (registered Rust functions and the built-ins), and `Node::rpc`
 //! into erl.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use nodus::{Exception, Node};
 use nodus_term::{text, Term};
 
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod support;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rpc_both_ways() {
-    let dir = std::env::temp_dir().join(format!("nodus-rpc-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    for m in ["nodus_corpus.erl", "nodus_rpc.erl"] {
-        let ok = Command::new("erlc")
-            .arg("-o")
-            .arg(&dir)
-            .arg(root.join("tests/erl").join(m))
-            .status()
-            .expect("erlc");
-        assert!(ok.success());
-    }
-    let epmd = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
+    let dir = support::home("rpc");
+    support::compile(&dir, &["nodus_corpus", "nodus_rpc"]);
+    let epmd = support::free_port();
     let node = Node::builder("rustrpc@127.0.0.1")
         .cookie("c")
         .epmd_port(epmd)
@@ -55,35 +31,22 @@ async fn rpc_both_ways() {
         Err(Exception::Throw(Term::atom("thrown")))
     });
 
-    let mut child = Command::new("erl")
-        .args([
-            "-noshell",
+    let (_erl, rx) = support::erl(
+        epmd,
+        &dir,
+        &[
             "-name",
             "erlrpc@127.0.0.1",
             "-setcookie",
             "c",
-            "-pa",
-        ])
-        .arg(&dir)
-        .args(["-run", "nodus_rpc", "start", "rustrpc@127.0.0.1"])
-        .env("ERL_EPMD_PORT", epmd.to_string())
-        .env("HOME", &dir)
-        .env("ERL_CRASH_DUMP_SECONDS", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("erl");
-    let out = child.stdout.take().expect("stdout");
-    let _erl = Proc(child);
+            "-run",
+            "nodus_rpc",
+            "start",
+            "rustrpc@127.0.0.1",
+        ],
+    );
     let lines = tokio::task::spawn_blocking(move || {
-        let mut v = Vec::new();
-        for l in BufReader::new(out).lines().map_while(Result::ok) {
-            if l == "done" {
-                break;
-            }
-            v.push(l);
-        }
-        v
+        rx.iter().take_while(|l| l != "done").collect::<Vec<_>>()
     });
     let lines = tokio::time::timeout(Duration::from_secs(120), lines)
         .await

@@ -2,30 +2,16 @@
 //! BEAM sends to visible nodes (global's init_connect, rpc's
 //! features_request) neither hangs BEAM nor drops the connection.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use nodus::Node;
 
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod support;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beam_lists_a_visible_nodus_node_and_does_not_hang() {
-    let epmd = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
-    let home = std::env::temp_dir().join(format!("nodus-visible-{}", std::process::id()));
-    std::fs::create_dir_all(&home).expect("home");
+    let epmd = support::free_port();
+    let home = support::home("visible");
     let node = Node::builder("visible@127.0.0.1")
         .cookie("c")
         .epmd_port(epmd)
@@ -44,29 +30,20 @@ async fn beam_lists_a_visible_nodus_node_and_does_not_hang() {
         timer:sleep(1000), \
         io:format(\"still=~p~n\", [nodes()]), \
         timer:sleep(60000), halt().";
-    let mut child = Command::new("erl")
-        .args([
-            "-noshell",
+    let (_erl, rx) = support::erl(
+        epmd,
+        &home,
+        &[
             "-name",
             "watcher@127.0.0.1",
             "-setcookie",
             "c",
             "-eval",
             eval,
-        ])
-        .env("ERL_EPMD_PORT", epmd.to_string())
-        .env("HOME", &home)
-        .env("ERL_CRASH_DUMP_SECONDS", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("erl");
-    let out = child.stdout.take().expect("stdout");
-    let _erl = Proc(child);
+        ],
+    );
     let lines = tokio::task::spawn_blocking(move || {
-        BufReader::new(out)
-            .lines()
-            .map_while(Result::ok)
+        rx.iter()
             .take_while(|l| !l.starts_with("still="))
             .collect::<Vec<_>>()
     });

@@ -1,18 +1,16 @@
 //! Two nodus nodes in one process: ping, messages, rpc through rex, links
 //! across the connection, and the embedded EPMD shared between them.
 
-use std::net::TcpListener;
 use std::time::Duration;
 
 use nodus::{Exception, Node};
 use nodus_term::Term;
 
+mod support;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodus_nodes_talk() {
-    let epmd = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
+    let epmd = support::free_port();
     let n1 = Node::builder("nn1@127.0.0.1")
         .cookie("k")
         .epmd_port(epmd)
@@ -100,10 +98,7 @@ async fn two_nodus_nodes_talk() {
 async fn simultaneous_connects_end_with_one_connection() {
     for round in 0..20 {
         // A fresh EPMD each round: a stopping node stops the EPMD it embeds.
-        let epmd = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("port");
+        let epmd = support::free_port();
         let a = Node::builder(format!("sa{round}@127.0.0.1"))
             .cookie("k")
             .epmd_port(epmd)

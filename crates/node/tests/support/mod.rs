@@ -1,0 +1,91 @@
+//! Helpers shared by the interop tests: real `erl` processes with their own
+//! EPMD port and HOME, stopped when dropped.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A child process, killed (and resumed first, if stopped) when dropped.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-CONT", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A TCP port free right now on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A private directory (HOME, compiled modules) for one test.
+pub fn home(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("nodus-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("home");
+    d
+}
+
+/// Compiles `tests/erl/<module>.erl` files into `dir`.
+pub fn compile(dir: &Path, modules: &[&str]) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/erl");
+    for m in modules {
+        let ok = Command::new("erlc")
+            .arg("-o")
+            .arg(dir)
+            .arg(root.join(format!("{m}.erl")))
+            .status()
+            .expect("erlc on PATH (apt-get install erlang-nox)");
+        assert!(ok.success(), "erlc {m}");
+    }
+}
+
+/// Starts `erl -noshell ARGS` against EPMD on `epmd` with HOME `home` (and
+/// `-pa home`), returning it and a channel of its stdout lines.
+pub fn erl(epmd: u16, home: &Path, args: &[&str]) -> (Proc, mpsc::Receiver<String>) {
+    let mut child = Command::new("erl")
+        .arg("-noshell")
+        .arg("-pa")
+        .arg(home)
+        .args(args)
+        .env("ERL_EPMD_PORT", epmd.to_string())
+        .env("HOME", home)
+        .env("ERL_CRASH_DUMP_SECONDS", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("erl on PATH (apt-get install erlang-nox)");
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (Proc(child), rx)
+}
+
+/// The next line from `erl` that starts with `prefix` (others are skipped).
+pub fn wait_line(rx: &mpsc::Receiver<String>, prefix: &str) -> String {
+    loop {
+        match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(l) if l.starts_with(prefix) => return l,
+            Ok(_) => {}
+            Err(e) => panic!("erl never printed a line starting with {prefix:?}: {e}"),
+        }
+    }
+}

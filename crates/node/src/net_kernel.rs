@@ -409,6 +409,7 @@ async fn dispatch(node: &Node, peer: &Atom, control: Control, payload: Option<Te
         Control::PayloadExit { from, to } => node.exit_signal(&to, &from, payload, false),
         Control::Exit2 { from, to, reason } => node.exit_signal(&to, &from, reason, true),
         Control::PayloadExit2 { from, to } => node.exit_signal(&to, &from, payload, true),
+        Control::AliasSend { alias, .. } => node.deliver_alias(&alias, payload),
         req @ Control::SpawnRequest { .. } => crate::rpc::spawn_request(node, peer, req, payload),
         other => tracing::debug!("{peer}: ignoring {other:?}"),
     }

@@ -177,8 +177,11 @@ impl NodeBuilder {
         let listener = TcpListener::bind(("0.0.0.0", 0)).await?;
         let port = listener.local_addr()?.port();
         let (registration, epmd_server) = register_or_embed(epmd_port, &alive, port).await?;
-        let mut fl =
-            flags::NODUS_DEFAULT | flags::SPAWN | flags::DIST_HDR_ATOM_CACHE | flags::FRAGMENTS;
+        let mut fl = flags::NODUS_DEFAULT
+            | flags::SPAWN
+            | flags::ALIAS
+            | flags::DIST_HDR_ATOM_CACHE
+            | flags::FRAGMENTS;
         if self.published {
             fl |= flags::PUBLISHED;
         }
@@ -203,6 +206,7 @@ impl NodeBuilder {
             trapping: Mutex::default(),
             functions: Mutex::default(),
             node_watchers: Mutex::default(),
+            aliases: Mutex::default(),
             connect_lock: tokio::sync::Mutex::new(()),
             setups: Mutex::default(),
             stopping: tokio::sync::watch::channel(false).0,
@@ -241,6 +245,8 @@ pub(crate) struct Inner {
     links: Mutex<HashMap<u32, Vec<Pid>>>,
     /// Local processes that trap exits.
     trapping: Mutex<std::collections::HashSet<u32>>,
+    /// Active process aliases: alias ref -> owner.
+    pub(crate) aliases: Mutex<HashMap<Term, Pid>>,
     /// Processes told of every nodeup and nodedown.
     node_watchers: Mutex<Vec<Pid>>,
     /// Functions callable over rpc.
@@ -389,6 +395,34 @@ impl Node {
                 .is_some_and(|tx| !tx.is_closed())
     }
 
+    /// Sends `msg` to a process alias (a reference made by `alias()` on
+    /// this node or a BEAM node); an inactive alias drops it, as on BEAM.
+    pub async fn send_alias(&self, from: &Pid, alias: &Term, msg: Term) -> Result<(), Error> {
+        let Term::Ref(r) = alias else {
+            return Err(Error::BadName(format!("{alias} is not an alias")));
+        };
+        if r.node == self.0.name {
+            self.deliver_alias(alias, msg);
+            return Ok(());
+        }
+        let conn = net_kernel::connection(self, r.node.as_str()).await?;
+        conn.send(
+            &Control::AliasSend {
+                from: from.clone(),
+                alias: alias.clone(),
+            },
+            Some(&msg),
+        )
+    }
+
+    /// Delivers to the owner of an active alias.
+    pub(crate) fn deliver_alias(&self, alias: &Term, msg: Term) {
+        let owner = lock(&self.0.aliases).get(alias).cloned();
+        if let Some(pid) = owner {
+            self.deliver_local(&pid, msg);
+        }
+    }
+
     /// Sends `msg` to `to`, here or on another node (connecting if need be).
     pub async fn send(&self, to: &Pid, msg: Term) -> Result<(), Error> {
         if to.node == self.0.name {
@@ -484,6 +518,7 @@ impl Node {
         }
         lock(&self.0.names).retain(|_, p| p != pid);
         lock(&self.0.trapping).remove(&pid.id);
+        lock(&self.0.aliases).retain(|_, p| p != pid);
         let watchers = lock(&self.0.monitors).remove(&pid.id).unwrap_or_default();
         let links = lock(&self.0.links).remove(&pid.id).unwrap_or_default();
         for (watcher, reference) in watchers {

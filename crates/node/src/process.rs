@@ -76,6 +76,21 @@ impl Process {
         self.node.monitor(&self.pid, target).await
     }
 
+    /// `alias()`: a reference that other processes, here or on BEAM nodes,
+    /// can send to (`Alias ! Msg`) until [`Process::unalias`].
+    pub fn alias(&self) -> Term {
+        let a = self.node.make_ref();
+        crate::node::lock(&self.node.0.aliases).insert(a.clone(), self.pid.clone());
+        a
+    }
+
+    /// `unalias(Alias)`: messages to it are dropped from now on.
+    pub fn unalias(&self, alias: &Term) -> bool {
+        crate::node::lock(&self.node.0.aliases)
+            .remove(alias)
+            .is_some()
+    }
+
     /// True while the process has not been ended by an exit signal.
     pub fn is_alive(&self) -> bool {
         self.node.local_alive(&self.pid)

@@ -113,7 +113,7 @@ canon(X) -> X.
 %% The first pair of differing subterms.
 diff(E, G) when is_tuple(E), is_tuple(G), tuple_size(E) =:= tuple_size(G) ->
     diff(tuple_to_list(E), tuple_to_list(G));
-diff([E | Es], [G | Gs]) when E =/= G -> diff(E, G);
+diff([E | _], [G | _]) when E =/= G -> diff(E, G);
 diff([_ | Es], [_ | Gs]) -> diff(Es, Gs);
 diff(E, G) when is_map(E), is_map(G), map_size(E) =:= map_size(G) ->
     case maps:keys(E) =:= maps:keys(G) of

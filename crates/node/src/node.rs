@@ -83,21 +83,13 @@ async fn keep_registered(node: Node, alive: String, mut stream: TcpStream) {
             if *stopping.borrow() {
                 return;
             }
-            match erl_epmd::register("127.0.0.1", epmd_port, &alive, node.0.port).await {
-                Ok(r) => {
+            match register_or_embed(epmd_port, &alive, node.0.port).await {
+                Ok((r, server)) => {
                     stream = r.stream;
-                    break;
-                }
-                Err(Error::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset
-                    ) =>
-                {
-                    if let Ok(server) = EpmdServer::start(epmd_port).await {
-                        tracing::info!("started an embedded EPMD on port {epmd_port}");
+                    if let Some(server) = server {
                         *lock(&node.0.epmd_server) = Some(server);
                     }
+                    break;
                 }
                 Err(e) => tracing::debug!("EPMD registration: {e}"),
             }

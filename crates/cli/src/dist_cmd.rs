@@ -45,12 +45,7 @@ pub struct EpmdArgs {
     port: Option<u16>,
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?)
-}
+use crate::runtime;
 
 async fn hidden_node(
     target: &str,
@@ -61,7 +56,8 @@ async fn hidden_node(
         .split_once('@')
         .map(|(_, h)| h.to_string())
         .ok_or_else(|| anyhow::anyhow!("{target}: expected name@host"))?;
-    let mut b = nodus::Node::builder(format!("nodus_cli_{}@{host}", std::process::id()));
+    let mut b =
+        nodus::Node::builder(format!("nodus_cli_{}@{host}", std::process::id())).published(false);
     if let Some(c) = cookie {
         b = b.cookie(c);
     }
@@ -99,6 +95,48 @@ pub fn ping(args: PingArgs) -> anyhow::Result<bool> {
         println!("{}", if pong { "pong" } else { "pang" });
         node.shutdown();
         Ok(pong)
+    })
+}
+
+/// Arguments of `nodus nodes`.
+#[derive(Args)]
+pub struct NodesArgs {
+    /// The node to ask, `name@host`.
+    node: String,
+    /// The cookie (default: ~/.erlang.cookie).
+    #[arg(long)]
+    cookie: Option<String>,
+    /// The EPMD port (default: ERL_EPMD_PORT or 4369).
+    #[arg(long)]
+    epmd_port: Option<u16>,
+}
+
+/// Prints the nodes NODE is connected to (its `nodes()`, `Node.list`),
+/// one per line, asking as a hidden node.
+pub fn nodes(args: NodesArgs) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let node = hidden_node(&args.node, args.cookie, args.epmd_port).await?;
+        let r = node
+            .rpc(
+                &args.node,
+                "erlang",
+                "nodes",
+                vec![],
+                std::time::Duration::from_secs(30),
+            )
+            .await;
+        node.shutdown();
+        let r = r?;
+        let Some(list) = r.as_list() else {
+            anyhow::bail!("{}: nodes() returned {r}", args.node);
+        };
+        for n in list {
+            match n.as_atom() {
+                Some(a) => println!("{a}"),
+                None => println!("{n}"),
+            }
+        }
+        Ok(())
     })
 }
 

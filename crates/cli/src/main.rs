@@ -5,7 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cluster_cmd;
+mod config_cmd;
 mod dist_cmd;
+mod start_cmd;
 mod term_cmd;
 
 /// Erlang-style clustering for Rust.
@@ -27,12 +30,23 @@ enum Command {
     Rpc(dist_cmd::RpcArgs),
     /// Run an EPMD server (honours ERL_EPMD_PORT).
     Epmd(dist_cmd::EpmdArgs),
+    /// Start a node that boots from a sys.config (or nodus.toml) and runs until SIGINT/SIGTERM.
+    Start(start_cmd::StartArgs),
+    /// Print the nodes NODE is connected to, one per line (its Node.list).
+    Nodes(dist_cmd::NodesArgs),
+    /// Render or check a nodus.toml or sys.config.
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCmd),
+    /// Start a local cluster (n1@127.0.0.1 ...) on the embedded default sys.config.
+    Cluster(cluster_cmd::ClusterArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(start_cmd::erlang_spellings(std::env::args().collect()));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
@@ -48,6 +62,10 @@ fn main() -> ExitCode {
         },
         Command::Epmd(args) => dist_cmd::epmd(args),
         Command::Rpc(args) => dist_cmd::rpc(args),
+        Command::Start(args) => start_cmd::start(args),
+        Command::Nodes(args) => dist_cmd::nodes(args),
+        Command::Config(cmd) => config_cmd::run(cmd),
+        Command::Cluster(args) => cluster_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -56,6 +74,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The runtime of every networked command: two worker threads.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
 }
 
 /// Reads all of standard input, up to `limit` bytes.

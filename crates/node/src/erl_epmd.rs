@@ -112,3 +112,22 @@ pub async fn port_please(
     .await
     .map_err(|_| Error::Epmd(format!("EPMD on {host}:{epmd_port} did not answer")))?
 }
+
+/// `net_adm:names/1`: the names registered with EPMD on `host`, with
+/// their distribution ports.
+pub async fn names(host: &str, epmd_port: u16) -> Result<Vec<(String, u16)>, Error> {
+    use tokio::io::AsyncReadExt;
+    tokio::time::timeout(TIMEOUT, async {
+        let mut s = TcpStream::connect((host, epmd_port)).await?;
+        let req = Request::Names;
+        s.write_all(&req.encode().map_err(|e| Error::Epmd(e.to_string()))?)
+            .await?;
+        let mut buf = Vec::new();
+        (&mut s).take(1024 * 1024).read_to_end(&mut buf).await?;
+        nodus_proto::epmd::decode_names(&buf)
+            .map(|(_, n)| n)
+            .map_err(|e| Error::Epmd(e.to_string()))
+    })
+    .await
+    .map_err(|_| Error::Epmd(format!("EPMD on {host}:{epmd_port} did not answer")))?
+}

@@ -18,11 +18,14 @@
 
 #![warn(missing_docs)]
 
+pub mod config;
 pub mod cookie;
 pub mod epmd_server;
 pub mod erl_epmd;
 mod error;
 pub mod gen;
+mod global;
+pub mod kernel_config;
 pub mod net_kernel;
 mod node;
 mod process;

@@ -32,6 +32,8 @@ const BATCH: usize = 256 * 1024;
 pub struct Conn {
     tx: mpsc::UnboundedSender<Vec<u8>>,
     id: u64,
+    /// Both ends are published: the peer is in `nodes()`.
+    pub(crate) visible: bool,
     /// Frame layout for the negotiated flags (and the fragment sequence).
     sender: std::sync::Arc<std::sync::Mutex<Sender>>,
 }
@@ -57,12 +59,51 @@ fn hs_config(node: &Node) -> Config {
     }
 }
 
-/// The connection to `peer`, set up if there is none (auto-connect).
+/// The connection to `peer`, set up if there is none and the
+/// `dist_auto_connect` policy allows it (auto-connect).
 pub async fn connection(node: &Node, peer: &str) -> Result<Conn, Error> {
     if let Some(c) = lock(&node.0.conns).get(peer) {
         return Ok(c.clone());
     }
-    let _guard = node.0.connect_lock.lock().await;
+    let refused = match node.0.auto_connect {
+        AutoConnect::Always => false,
+        AutoConnect::Never => true,
+        AutoConnect::Once => lock(&node.0.ever_connected).contains(peer),
+    };
+    if refused {
+        return Err(Error::Connect {
+            node: peer.to_string(),
+            reason: "not connected, and dist_auto_connect forbids connecting".into(),
+        });
+    }
+    connect(node, peer).await
+}
+
+/// `dist_auto_connect`: when a send to an unconnected node sets up the
+/// connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AutoConnect {
+    /// Always (OTP's default).
+    #[default]
+    Always,
+    /// Only the first time; after a disconnect only [`connect`] does.
+    Once,
+    /// Never; only [`connect`] does.
+    Never,
+}
+
+/// `net_kernel:connect_node/1`: the connection to `peer`, set up if there
+/// is none, whatever the auto-connect policy.
+pub async fn connect(node: &Node, peer: &str) -> Result<Conn, Error> {
+    if let Some(c) = lock(&node.0.conns).get(peer) {
+        return Ok(c.clone());
+    }
+    let peer_lock = {
+        let mut locks = lock(&node.0.connect_locks);
+        locks.retain(|_, l| std::sync::Arc::strong_count(l) > 1);
+        locks.entry(peer.to_string()).or_default().clone()
+    };
+    let _guard = peer_lock.lock().await;
     if let Some(c) = lock(&node.0.conns).get(peer) {
         return Ok(c.clone());
     }
@@ -237,13 +278,16 @@ static NEXT_CONN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::n
 fn install(node: &Node, sock: TcpStream, peer: String, flags: u64, leftover: Vec<u8>) -> Conn {
     let (tx, rx) = mpsc::unbounded_channel();
     let id = NEXT_CONN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let visible = node.0.flags & flags & nodus_proto::flags::PUBLISHED != 0;
     let conn = Conn {
         tx,
         id,
+        visible,
         sender: std::sync::Arc::new(std::sync::Mutex::new(Sender::new(flags))),
     };
     let peer_atom = Atom::try_new(&peer).unwrap_or_else(|_| Atom::new("invalid@name"));
     lock(&node.0.conns).insert(peer_atom.clone(), conn.clone());
+    lock(&node.0.ever_connected).insert(peer_atom.as_str().to_string());
     node.node_event("nodeup", &peer_atom);
     let (rd, wr) = sock.into_split();
     let tick = node.0.ticktime / 4;

@@ -99,6 +99,24 @@ async fn keep_registered(node: Node, alive: String, mut stream: TcpStream) {
     }
 }
 
+/// Binds the distribution listener on `ip`, on the first free port of
+/// `min..=max` (`(0, 0)`: any port).
+async fn bind(ip: std::net::IpAddr, (min, max): (u16, u16)) -> Result<TcpListener, Error> {
+    if min == 0 && max == 0 {
+        return Ok(TcpListener::bind((ip, 0)).await?);
+    }
+    let mut last = None;
+    for port in min..=max {
+        match TcpListener::bind((ip, port)).await {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(Error::Io(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::AddrInUse, "no port in range")
+    })))
+}
+
 /// Locks a mutex, ignoring poisoning (no invariant spans a panic here).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -113,9 +131,39 @@ pub struct NodeBuilder {
     ticktime: Duration,
     setup_time: Duration,
     max_message: usize,
+    connect_all: bool,
+    auto_connect: net_kernel::AutoConnect,
+    listen: std::net::IpAddr,
+    listen_ports: (u16, u16),
 }
 
 impl NodeBuilder {
+    /// `connect_all` (default true): `global` keeps the visible nodes a
+    /// full mesh.
+    pub fn connect_all(mut self, on: bool) -> Self {
+        self.connect_all = on;
+        self
+    }
+
+    /// `dist_auto_connect` (default [`net_kernel::AutoConnect::Always`]).
+    pub fn auto_connect(mut self, policy: net_kernel::AutoConnect) -> Self {
+        self.auto_connect = policy;
+        self
+    }
+
+    /// `inet_dist_use_interface`: the address to listen on (default all).
+    pub fn listen_interface(mut self, ip: std::net::IpAddr) -> Self {
+        self.listen = ip;
+        self
+    }
+
+    /// `inet_dist_listen_min`/`max`: the distribution port is the first
+    /// free one in `min..=max` (default: any free port).
+    pub fn listen_ports(mut self, min: u16, max: u16) -> Self {
+        self.listen_ports = (min, max.max(min));
+        self
+    }
+
     /// The largest frame accepted from a peer, in bytes (default 64 MiB);
     /// a bigger one closes that connection.
     pub fn max_message_size(mut self, bytes: usize) -> Self {
@@ -135,7 +183,8 @@ impl NodeBuilder {
         self
     }
 
-    /// Hidden (the default for now) or visible in peers' `nodes()`.
+    /// Visible in peers' `nodes()` (the default, as in OTP) or hidden
+    /// (`-hidden`): a hidden node takes no part in `global`.
     pub fn published(mut self, published: bool) -> Self {
         self.published = published;
         self
@@ -166,7 +215,7 @@ impl NodeBuilder {
             None => cookie::read_or_create()?,
         };
         let epmd_port = self.epmd_port.unwrap_or_else(erl_epmd::default_port);
-        let listener = TcpListener::bind(("0.0.0.0", 0)).await?;
+        let listener = bind(self.listen, self.listen_ports).await?;
         let port = listener.local_addr()?.port();
         let (registration, epmd_server) = register_or_embed(epmd_port, &alive, port).await?;
         let mut fl = flags::NODUS_DEFAULT
@@ -187,6 +236,8 @@ impl NodeBuilder {
             ticktime: self.ticktime,
             setup_time: self.setup_time,
             max_message: self.max_message,
+            auto_connect: self.auto_connect,
+            ever_connected: Mutex::default(),
             next_id: AtomicU32::new(1),
             next_ref: AtomicU32::new(1),
             procs: Mutex::default(),
@@ -199,7 +250,8 @@ impl NodeBuilder {
             functions: Mutex::default(),
             node_watchers: Mutex::default(),
             aliases: Mutex::default(),
-            connect_lock: tokio::sync::Mutex::new(()),
+            connect_locks: Mutex::default(),
+            global: Mutex::default(),
             setups: Mutex::default(),
             stopping: tokio::sync::watch::channel(false).0,
             epmd_server: Mutex::new(epmd_server),
@@ -209,6 +261,10 @@ impl NodeBuilder {
         tokio::spawn(net_kernel::accept_loop(node.clone(), listener));
         net_kernel::start_server(&node);
         crate::rpc::start_rex(&node);
+        if self.published {
+            let tables = crate::global::start(&node, self.connect_all);
+            *lock(&node.0.global) = Some(tables);
+        }
         tracing::info!("node {} up on port {port} (EPMD {epmd_port})", node.name());
         Ok(node)
     }
@@ -224,6 +280,9 @@ pub(crate) struct Inner {
     pub(crate) ticktime: Duration,
     pub(crate) setup_time: Duration,
     pub(crate) max_message: usize,
+    pub(crate) auto_connect: net_kernel::AutoConnect,
+    /// Nodes connected at least once (for `dist_auto_connect = once`).
+    pub(crate) ever_connected: Mutex<std::collections::HashSet<String>>,
     next_id: AtomicU32,
     next_ref: AtomicU32,
     procs: Mutex<HashMap<u32, mpsc::UnboundedSender<Term>>>,
@@ -243,7 +302,10 @@ pub(crate) struct Inner {
     node_watchers: Mutex<Vec<Pid>>,
     /// Functions callable over rpc.
     pub(crate) functions: Mutex<crate::rpc::Functions>,
-    pub(crate) connect_lock: tokio::sync::Mutex<()>,
+    /// One lock per peer being dialled.
+    pub(crate) connect_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// `global`'s tables, on a visible node.
+    pub(crate) global: Mutex<Option<Arc<crate::global::Tables>>>,
     /// Handshakes in progress, both ways (for simultaneous connects).
     pub(crate) setups: Mutex<net_kernel::Setups>,
     /// Set when the node shuts down.
@@ -262,7 +324,11 @@ impl Node {
             name: name.into(),
             cookie: None,
             epmd_port: None,
-            published: false,
+            published: true,
+            connect_all: true,
+            auto_connect: net_kernel::AutoConnect::Always,
+            listen: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            listen_ports: (0, 0),
             ticktime: Duration::from_secs(60),
             setup_time: Duration::from_secs(7),
             max_message: net_kernel::MAX_FRAME,
@@ -294,11 +360,100 @@ impl Node {
         lock(&self.0.epmd_server).as_ref().map(EpmdServer::names)
     }
 
-    /// The connected nodes (`nodes(connected)`), sorted.
+    /// The connected visible nodes (`nodes()`, Elixir's `Node.list`),
+    /// sorted.
     pub fn nodes(&self) -> Vec<Atom> {
+        let mut v: Vec<Atom> = lock(&self.0.conns)
+            .iter()
+            .filter(|(_, c)| c.visible)
+            .map(|(n, _)| n.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The connected hidden nodes (`nodes(hidden)`), sorted.
+    pub fn nodes_hidden(&self) -> Vec<Atom> {
+        let mut v: Vec<Atom> = lock(&self.0.conns)
+            .iter()
+            .filter(|(_, c)| !c.visible)
+            .map(|(n, _)| n.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Every connected node, visible or hidden (`nodes(connected)`).
+    pub fn connected(&self) -> Vec<Atom> {
         let mut v: Vec<Atom> = lock(&self.0.conns).keys().cloned().collect();
         v.sort();
         v
+    }
+
+    /// True when `peer` is connected and visible.
+    pub fn is_visible(&self, peer: &Atom) -> bool {
+        lock(&self.0.conns).get(peer).is_some_and(|c| c.visible)
+    }
+
+    /// `net_kernel:connect_node/1`: connects to `peer` whatever the
+    /// `dist_auto_connect` policy; true when connected.
+    pub async fn connect(&self, peer: &str) -> bool {
+        peer == self.0.name.as_str() || net_kernel::connect(self, peer).await.is_ok()
+    }
+
+    /// `erlang:disconnect_node/1`: closes the connection to `peer`.
+    pub fn disconnect(&self, peer: &str) -> bool {
+        let removed = lock(&self.0.conns).remove(peer);
+        match removed {
+            Some(_) => {
+                if let Ok(a) = Atom::try_new(peer) {
+                    self.connection_lost(&a);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The names registered with `global` in the cluster, as this node
+    /// knows them (`global:registered_names/0` with their pids).
+    pub fn global_names(&self) -> Vec<(Term, Pid)> {
+        lock(&self.0.global)
+            .as_ref()
+            .map(|t| t.name_list())
+            .unwrap_or_default()
+    }
+
+    /// Sends to a registered name on `node` only if connected (the
+    /// `noconnect` option of `erlang:send/3`).
+    pub(crate) fn send_named_noconnect(
+        &self,
+        from: &Pid,
+        name: &str,
+        node: &Atom,
+        msg: Term,
+    ) -> bool {
+        if node == &self.0.name {
+            return match self.whereis(name) {
+                Some(p) => self.deliver_local(&p, msg),
+                None => false,
+            };
+        }
+        let Ok(to) = Atom::try_new(name) else {
+            return false;
+        };
+        match lock(&self.0.conns).get(node) {
+            Some(c) => c
+                .send(
+                    &Control::RegSend {
+                        from: from.clone(),
+                        to,
+                    },
+                    Some(&msg),
+                )
+                .is_ok(),
+            None => false,
+        }
     }
 
     /// Starts a process running `f`.
@@ -693,6 +848,11 @@ impl Node {
     /// and `{nodedown, Node}` messages.
     pub fn monitor_nodes(&self, pid: &Pid) {
         lock(&self.0.node_watchers).push(pid.clone());
+    }
+
+    /// `net_kernel:monitor_nodes(false)` for `pid`.
+    pub fn unmonitor_nodes(&self, pid: &Pid) {
+        lock(&self.0.node_watchers).retain(|p| p != pid);
     }
 
     pub(crate) fn node_event(&self, what: &str, peer: &Atom) {

@@ -1,0 +1,93 @@
+//! `nodus cluster`: a local cluster on an embedded default, with no
+//! setup: N nodes `n1@127.0.0.1` ... in this process, booted from the
+//! seed's `sys.config` (every node in `sync_nodes_optional`).
+
+use clap::Args;
+use nodus::config::Config;
+
+use crate::start_cmd::{builder, node_list_text};
+
+/// Arguments of `nodus cluster`.
+#[derive(Args)]
+pub struct ClusterArgs {
+    /// How many nodes.
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    /// The EPMD port (default: ERL_EPMD_PORT or 4369; an embedded EPMD is
+    /// started when none runs).
+    #[arg(long)]
+    epmd_port: Option<u16>,
+    /// The cookie (default: a fresh random one).
+    #[arg(long)]
+    cookie: Option<String>,
+    /// Stop once the cluster has formed instead of running until Ctrl-C.
+    #[arg(long)]
+    exit: bool,
+}
+
+/// The embedded default `sys.config` for `n` nodes.
+pub fn default_sys_config(n: usize) -> String {
+    let names: Vec<String> = (1..=n).map(|i| format!("'n{i}@127.0.0.1'")).collect();
+    format!(
+        "[{{kernel,\n[\n{{sync_nodes_optional, [{}]}},\n{{sync_nodes_timeout, 10000}}\n]}}\n].\n",
+        names.join(", ")
+    )
+}
+
+/// Runs `nodus cluster`.
+pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
+    if args.nodes == 0 || args.nodes > 64 {
+        anyhow::bail!("--nodes must be between 1 and 64");
+    }
+    let text = default_sys_config(args.nodes);
+    let cfg = Config::from_sys_config(std::path::Path::new("<embedded sys.config>"), &text)?;
+    println!("embedded sys.config:\n{text}");
+    let cookie = args
+        .cookie
+        .unwrap_or_else(|| format!("nodus{:016x}", rand_u64()));
+    crate::runtime()?.block_on(async move {
+        let mut boots = Vec::new();
+        for i in 1..=args.nodes {
+            let name = format!("n{i}@127.0.0.1");
+            let b = builder(&name, &cfg, Some(cookie.clone()), args.epmd_port);
+            let kernel = cfg.kernel.clone();
+            boots.push(tokio::spawn(async move {
+                let node = b.start().await?;
+                nodus::kernel_config::sync_nodes(&node, &kernel).await?;
+                println!(
+                    "node {name} booted; nodes: {}",
+                    node_list_text(&node.nodes())
+                );
+                anyhow::Ok(node)
+            }));
+        }
+        let mut nodes = Vec::new();
+        for b in boots {
+            nodes.push(b.await??);
+        }
+        println!("cluster formed:");
+        for n in &nodes {
+            println!("  {} Node.list = {}", n.name(), node_list_text(&n.nodes()));
+        }
+        if !args.exit {
+            println!("running; Ctrl-C to stop");
+            tokio::signal::ctrl_c().await?;
+        }
+        for n in &nodes {
+            n.shutdown();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        Ok(())
+    })
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}

@@ -1,0 +1,283 @@
+//! `nodus start`: a node that boots from a `sys.config` (or `nodus.toml`)
+//! as a release does, waits for its `sync_nodes_*`, and runs until
+//! SIGINT or SIGTERM.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use nodus::config::Config;
+
+/// Arguments of `nodus start`. The Erlang spellings `-name`, `-sname`,
+/// `-setcookie`, `-config` and `--erl "-config FILE"` are accepted too.
+#[derive(Args, Debug, Default)]
+pub struct StartArgs {
+    /// A long name, `name@host` (a bare `name` gets this host's full name).
+    #[arg(long, conflicts_with = "sname")]
+    pub name: Option<String>,
+    /// A short name, `name` or `name@host`.
+    #[arg(long)]
+    pub sname: Option<String>,
+    /// The cookie (default: the TOML file's, else ~/.erlang.cookie).
+    #[arg(long)]
+    pub cookie: Option<String>,
+    /// A sys.config (or nodus.toml) to boot from.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The EPMD port (default: ERL_EPMD_PORT or 4369).
+    #[arg(long)]
+    pub epmd_port: Option<u16>,
+    /// Lowest distribution port (inet_dist_listen_min).
+    #[arg(long)]
+    pub listen_min: Option<u16>,
+    /// Highest distribution port (inet_dist_listen_max).
+    #[arg(long)]
+    pub listen_max: Option<u16>,
+    /// Start as a hidden node (`-hidden`).
+    #[arg(long)]
+    pub hidden: bool,
+    /// Erlang emulator flags, as `iex --erl "-config sys.config"`.
+    #[arg(long, allow_hyphen_values = true)]
+    pub erl: Vec<String>,
+}
+
+/// Rewrites Erlang-style flags of `nodus start` into ours, and expands
+/// `--erl "..."` into the flags it holds.
+pub fn erlang_spellings(args: Vec<String>) -> Vec<String> {
+    if args.get(1).map(String::as_str) != Some("start") {
+        return args;
+    }
+    let mut out: Vec<String> = args[..2].to_vec();
+    let mut rest: Vec<String> = Vec::new();
+    let mut it = args.into_iter().skip(2);
+    while let Some(a) = it.next() {
+        if a == "--erl" {
+            if let Some(v) = it.next() {
+                rest.extend(v.split_whitespace().map(str::to_string));
+            }
+        } else if let Some(v) = a.strip_prefix("--erl=") {
+            rest.extend(v.split_whitespace().map(str::to_string));
+        } else {
+            rest.push(a);
+        }
+    }
+    for a in rest {
+        out.push(match a.as_str() {
+            "-name" => "--name".into(),
+            "-sname" => "--sname".into(),
+            "-setcookie" => "--cookie".into(),
+            "-config" => "--config".into(),
+            "-hidden" => "--hidden".into(),
+            _ => a,
+        });
+    }
+    out
+}
+
+/// This host's name as `inet:gethostname/0` gives it (short).
+pub fn short_host() -> String {
+    let full = full_host();
+    full.split('.').next().unwrap_or("localhost").to_string()
+}
+
+fn full_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn full_name(name: &str, short: bool) -> String {
+    if name.contains('@') {
+        name.to_string()
+    } else if short {
+        format!("{name}@{}", short_host())
+    } else {
+        format!("{name}@{}", full_host())
+    }
+}
+
+/// Loads the configuration and reports unknown parameters once each.
+pub fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
+    let Some(path) = path else {
+        return Ok(Config::default());
+    };
+    let cfg = Config::load(path)?;
+    for u in &cfg.unknown {
+        tracing::warn!(
+            "{}: kernel parameter {u} is not implemented by nodus; ignored",
+            path.display()
+        );
+    }
+    Ok(cfg)
+}
+
+/// The Erlang list text of node names, as `Node.list` prints them.
+pub fn node_list_text(nodes: &[nodus_term::Atom]) -> String {
+    let items: Vec<String> = nodes
+        .iter()
+        .map(|n| nodus_term::text::to_text(&nodus_term::Term::Atom(n.clone())))
+        .collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// Builds a node from the configuration.
+pub fn builder(
+    name: &str,
+    cfg: &Config,
+    cookie: Option<String>,
+    epmd_port: Option<u16>,
+) -> nodus::NodeBuilder {
+    let k = &cfg.kernel;
+    let mut b = nodus::Node::builder(name)
+        .ticktime(std::time::Duration::from_secs(k.net_ticktime))
+        .setup_time(k.setup_time())
+        .connect_all(k.connect_all)
+        .auto_connect(k.dist_auto_connect);
+    if let Some(c) = cookie.or_else(|| cfg.node.cookie.clone()) {
+        b = b.cookie(c);
+    }
+    if let Some(p) = epmd_port.or(cfg.node.epmd_port) {
+        b = b.epmd_port(p);
+    }
+    if let Some((min, max)) = k.listen_ports() {
+        b = b.listen_ports(min, max);
+    }
+    if let Some(ip) = k.inet_dist_use_interface {
+        b = b.listen_interface(ip);
+    }
+    b
+}
+
+/// Picks the first free `nodus`, `nodus2`, ... name on this host.
+async fn default_name(epmd_port: u16) -> String {
+    let host = short_host();
+    let taken: Vec<String> = nodus::erl_epmd::names("127.0.0.1", epmd_port)
+        .await
+        .map(|v| v.into_iter().map(|(n, _)| n).collect())
+        .unwrap_or_default();
+    for i in 1..100 {
+        let alive = if i == 1 {
+            "nodus".to_string()
+        } else {
+            format!("nodus{i}")
+        };
+        if !taken.contains(&alive) {
+            return format!("{alive}@{host}");
+        }
+    }
+    format!("nodus{}@{host}", std::process::id())
+}
+
+/// Connects to the other `nodus*` nodes registered on this host: how
+/// flag-less nodes find each other.
+async fn join_local_defaults(node: &nodus::Node) {
+    let Ok(names) = nodus::erl_epmd::names("127.0.0.1", node.epmd_port()).await else {
+        return;
+    };
+    let host = short_host();
+    for (alive, _) in names {
+        let peer = format!("{alive}@{host}");
+        let is_default = alive == "nodus"
+            || alive
+                .strip_prefix("nodus")
+                .is_some_and(|d| d.parse::<u32>().is_ok());
+        if is_default && peer != node.name().as_str() {
+            node.connect(&peer).await;
+        }
+    }
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}
+
+/// Prints `nodeup`/`nodedown` lines as the node sees them.
+fn print_node_events(node: &nodus::Node) {
+    let mut watcher = node.process();
+    node.monitor_nodes(watcher.pid());
+    let n = node.clone();
+    tokio::spawn(async move {
+        while let Some(m) = watcher.recv().await {
+            if let Some([what, nodus_term::Term::Atom(peer)]) = m.as_tuple() {
+                if n.is_visible(peer) || what.is_atom("nodedown") {
+                    println!("{} {peer}", what.as_atom().unwrap_or("?"));
+                }
+            }
+        }
+    });
+}
+
+/// Runs `nodus start`.
+pub fn start(args: StartArgs) -> anyhow::Result<()> {
+    let mut args = args;
+    let cfg = load_config(args.config.as_ref())?;
+    crate::runtime()?.block_on(async move {
+        let epmd_port = args
+            .epmd_port
+            .or(cfg.node.epmd_port)
+            .unwrap_or_else(nodus::erl_epmd::default_port);
+        let mut kernel_cfg = cfg.clone();
+        if args.listen_min.is_some() {
+            kernel_cfg.kernel.inet_dist_listen_min = args.listen_min;
+        }
+        if args.listen_max.is_some() {
+            kernel_cfg.kernel.inet_dist_listen_max = args.listen_max;
+        }
+        let flagless = args.name.is_none() && args.sname.is_none() && cfg.node.name.is_none();
+        let name = match (args.name.take(), args.sname.take(), &cfg.node.name) {
+            (Some(n), _, _) => full_name(&n, false),
+            (None, Some(n), _) => full_name(&n, true),
+            (None, None, Some(n)) => full_name(n, cfg.node.short_names),
+            (None, None, None) => default_name(epmd_port).await,
+        };
+        if flagless {
+            let cookie_file = nodus::cookie::cookie_path()?;
+            println!(
+                "nodus: no name given: starting as {name} (short name), cookie from {}",
+                cookie_file.display()
+            );
+        }
+        let node = builder(&name, &kernel_cfg, args.cookie.take(), Some(epmd_port))
+            .published(!args.hidden)
+            .start()
+            .await
+            .with_context(|| format!("cannot start {name}"))?;
+        print_node_events(&node);
+        if flagless {
+            join_local_defaults(&node).await;
+        }
+        match nodus::kernel_config::sync_nodes(&node, &kernel_cfg.kernel).await {
+            Ok(report) => {
+                for m in &report.missing_optional {
+                    tracing::info!(
+                        "sync_nodes_optional: {m} did not come up within sync_nodes_timeout"
+                    );
+                }
+            }
+            Err(e) => {
+                node.shutdown();
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                anyhow::bail!("{name}: boot failed: {e}");
+            }
+        }
+        println!(
+            "node {name} booted; nodes: {}",
+            node_list_text(&node.nodes())
+        );
+        wait_for_signal().await?;
+        println!("node {name} stopping");
+        node.shutdown();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        Ok(())
+    })
+}

@@ -1,0 +1,752 @@
+//! `global`: the name server every visible node runs, which keeps the
+//! cluster a full mesh. Answers to OTP's `global.erl` (protocol version
+//! 8, as in OTP 25), so that nodus and BEAM nodes join each other's
+//! partitions.
+//!
+//! When a visible node comes up, the two `global_name_server`s exchange
+//! `init_connect`, their lockers lock both partitions (see [`locker`]),
+//! the servers exchange registered names and the nodes each side knows
+//! (`exchange`, `resolved`), and each side tells its partition about the
+//! other (`new_nodes`). Every node then connects to the nodes it did not
+//! know and says `in_sync`: a node that connects to one member ends up
+//! connected to all of them.
+//!
+//! Not done: `prevent_overlapping_partitions` (`lost_connection` messages
+//! are ignored), global groups, and name clashes are resolved by keeping
+//! the name of the smaller node instead of calling the resolve function.
+
+mod locker;
+mod table;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use nodus_term::{Atom, Pid, Term};
+
+use crate::gen::{self, Call};
+use crate::node::Node;
+use crate::process::Process;
+
+pub(crate) use table::Tables;
+
+/// The protocol version (`-define(vsn, 8)` in OTP 25's `global.erl`).
+pub const VSN: i64 = 8;
+
+pub(crate) fn atom(a: &str) -> Term {
+    Term::atom(a)
+}
+
+pub(crate) fn tuple(v: Vec<Term>) -> Term {
+    Term::Tuple(v)
+}
+
+/// `gen_server:cast({global_name_server, Node}, Msg)`, without setting up
+/// a connection (global only talks to nodes it is connected to).
+pub(crate) fn cast(node: &Node, from: &Pid, to: &Atom, msg: Term) {
+    let msg = tuple(vec![atom("$gen_cast"), msg]);
+    node.send_named_noconnect(from, "global_name_server", to, msg);
+}
+
+/// A plain message to `{global_name_server, Node}` (no `$gen_cast`).
+fn info(node: &Node, from: &Pid, to: &Atom, msg: Term) {
+    node.send_named_noconnect(from, "global_name_server", to, msg);
+}
+
+#[derive(Default)]
+enum WaitLock {
+    #[default]
+    Nothing,
+    LockIsSet,
+    Exchange(Term),
+}
+
+#[derive(Default)]
+enum SaveOps {
+    #[default]
+    Nothing,
+    Ops(Vec<Term>),
+    Resolved {
+        his_known: Term,
+        names_ext: Term,
+        his_resolved: Term,
+    },
+}
+
+/// What OTP keeps in the process dictionary per node being synced.
+#[derive(Default)]
+struct Session {
+    my: Option<Term>,
+    his: Option<Term>,
+    vsn: Option<i64>,
+    wait_lock: WaitLock,
+    save_ops: SaveOps,
+    lock_id: Option<Term>,
+    pre_connect: Option<(i64, Term, Term)>,
+}
+
+struct Server {
+    node: Node,
+    me: Process,
+    locker: Pid,
+    tables: Arc<Tables>,
+    connect_all: bool,
+    /// Synced nodes and their protocol versions.
+    known: BTreeMap<Atom, i64>,
+    pending: HashMap<Atom, i64>,
+    synced: Vec<Atom>,
+    /// Sync sessions started by a nodeup: node -> my tag.
+    resolvers: HashMap<Atom, Term>,
+    sessions: HashMap<Atom, Session>,
+    /// Visible nodes we got a nodeup for.
+    up: HashSet<Atom>,
+    next_tag: i64,
+}
+
+/// Starts `global_name_server` and its locker on `node`.
+pub(crate) fn start(node: &Node, connect_all: bool) -> Arc<Tables> {
+    let tables = Arc::new(Tables::default());
+    let me = node.process();
+    let locker_proc = node.process();
+    let locker = locker_proc.pid().clone();
+    if let Err(e) = node.register("global_name_server", me.pid()) {
+        tracing::warn!("global: {e}");
+    }
+    node.monitor_nodes(me.pid());
+    tokio::spawn(locker::Locker::new(locker_proc, tables.clone()).run());
+    let server = Server {
+        node: node.clone(),
+        me,
+        locker,
+        tables: tables.clone(),
+        connect_all,
+        known: BTreeMap::new(),
+        pending: HashMap::new(),
+        synced: Vec::new(),
+        resolvers: HashMap::new(),
+        sessions: HashMap::new(),
+        up: HashSet::new(),
+        next_tag: -576_460_752_303_423_488,
+    };
+    tokio::spawn(server.run());
+    tables
+}
+
+impl Server {
+    async fn run(mut self) {
+        let mut stopping = self.node.0.stopping.subscribe();
+        loop {
+            let m = tokio::select! {
+                m = self.me.recv() => m,
+                _ = stopping.changed() => None,
+            };
+            let Some(m) = m else { break };
+            self.handle(m).await;
+        }
+        self.node.deliver_local(&self.locker, atom("stop"));
+    }
+
+    fn my_tag(&self, n: &Atom) -> Term {
+        self.sessions
+            .get(n)
+            .and_then(|s| s.my.clone())
+            .unwrap_or_else(|| atom("undefined"))
+    }
+
+    fn his_tag(&self, n: &Atom) -> Term {
+        self.sessions
+            .get(n)
+            .and_then(|s| s.his.clone())
+            .unwrap_or_else(|| atom("undefined"))
+    }
+
+    fn session(&mut self, n: &Atom) -> &mut Session {
+        self.sessions.entry(n.clone()).or_default()
+    }
+
+    fn to_locker(&self, msg: Term) {
+        self.node.deliver_local(&self.locker, msg);
+    }
+
+    async fn handle(&mut self, m: Term) {
+        let Some(t) = m.as_tuple() else { return };
+        match t {
+            [h, Term::Atom(n)] if h.is_atom("nodeup") => {
+                if self.node.is_visible(n) && n != self.node.name() {
+                    self.up.insert(n.clone());
+                    if self.connect_all {
+                        self.handle_nodeup(n);
+                    }
+                }
+            }
+            [h, Term::Atom(n)] if h.is_atom("nodedown") => {
+                if self.up.remove(n) {
+                    self.handle_nodedown(n);
+                }
+            }
+            [h, msg] if h.is_atom("$gen_cast") => self.handle_cast(msg.clone()),
+            [h, _, _] if h.is_atom("$gen_call") => {
+                if let Some(call) = Call::parse(&m) {
+                    self.handle_call(call).await;
+                }
+            }
+            [h, Term::Atom(n), his_my, his_his] if h.is_atom("init_connect_ack") => {
+                let (n, his_my, his_his) = (n.clone(), his_my.clone(), his_his.clone());
+                if self.my_tag(&n) != his_my || self.his_tag(&n) != his_his {
+                    info(
+                        &self.node,
+                        self.me.pid(),
+                        &n,
+                        cancel_connect_msg(&self.node, &his_his),
+                    );
+                    let my = self.my_tag(&n);
+                    self.restart_connect(&n, my);
+                }
+            }
+            [h, Term::Atom(n), tag] if h.is_atom("cancel_connect") => {
+                let n = n.clone();
+                if self.my_tag(&n) == *tag {
+                    let tag = tag.clone();
+                    self.cancel_locker(&n, tag.clone(), atom("no_fun"));
+                    self.sessions.remove(&n);
+                    self.pending.remove(&n);
+                    self.restart_connect(&n, tag);
+                }
+            }
+            [h, Term::Atom(n)] if h.is_atom("extra_nodedown") => {
+                tracing::warn!("global: {} failed to connect to {n}", self.node.name());
+            }
+            _ => tracing::debug!("global_name_server: ignored {m}"),
+        }
+    }
+
+    /// `handle_nodeup/2`: start a sync session with `n`.
+    fn handle_nodeup(&mut self, n: &Atom) {
+        if self.known.contains_key(n) || self.resolvers.contains_key(n) {
+            return;
+        }
+        let pre = self.session(n).pre_connect.take();
+        self.next_tag += 1;
+        let tag = Term::Int(self.next_tag);
+        self.session(n).my = Some(tag.clone());
+        let locker_info = tuple(vec![
+            atom("locker"),
+            atom("no_longer_a_pid"),
+            Term::List(self.known.keys().cloned().map(Term::Atom).collect()),
+            Term::from(self.locker.clone()),
+        ]);
+        let init = tuple(vec![
+            atom("init_connect"),
+            tuple(vec![Term::Int(VSN), tag.clone()]),
+            Term::Atom(self.node.name().clone()),
+            locker_info,
+        ]);
+        cast(&self.node, self.me.pid(), n, init);
+        self.resolvers.insert(n.clone(), tag);
+        if let Some((vsn, init_msg, his_tag)) = pre {
+            self.init_connect(vsn, n, &init_msg, his_tag, vsn);
+        }
+    }
+
+    fn handle_nodedown(&mut self, n: &Atom) {
+        let tag = self.my_tag(n);
+        self.cancel_locker(n, tag, atom("no_fun"));
+        self.to_locker(tuple(vec![
+            atom("remove_from_known"),
+            Term::Atom(n.clone()),
+        ]));
+        self.sessions.remove(n);
+        self.pending.remove(n);
+        self.known.remove(n);
+        self.synced.retain(|s| s != n);
+        self.tables.node_down(n);
+    }
+
+    fn restart_connect(&mut self, n: &Atom, my_tag: Term) {
+        self.cancel_locker(n, my_tag.clone(), atom("no_fun"));
+        self.sessions.remove(n);
+        self.pending.remove(n);
+        if my_tag.as_i64().is_some() && self.up.contains(n) {
+            self.handle_nodeup(n);
+        }
+    }
+
+    /// `cancel_locker/4`.
+    fn cancel_locker(&mut self, n: &Atom, tag: Term, fun: Term) {
+        self.to_locker(tuple(vec![
+            atom("cancel"),
+            Term::Atom(n.clone()),
+            tag.clone(),
+            fun,
+        ]));
+        if self.pending.get(n).is_some_and(|v| *v >= 8) && self.my_tag(n) == tag {
+            let his = self.his_tag(n);
+            info(
+                &self.node,
+                self.me.pid(),
+                n,
+                cancel_connect_msg(&self.node, &his),
+            );
+        }
+        if self.resolvers.get(n) == Some(&tag) {
+            self.resolvers.remove(n);
+        }
+    }
+
+    fn handle_cast(&mut self, msg: Term) {
+        let Some(t) = msg.as_tuple() else { return };
+        let name = t.first().and_then(Term::as_atom).unwrap_or("");
+        if name == "lock_set" {
+            match t {
+                [_, Term::Pid(p), _, _, tag] if self.my_tag(&p.node) == *tag => {
+                    self.to_locker(msg.clone())
+                }
+                [_, Term::Pid(_), _, _] => self.to_locker(msg.clone()),
+                _ => {}
+            }
+            return;
+        }
+        let Some(Term::Atom(n)) = t.get(1).cloned() else {
+            return tracing::debug!("global_name_server: ignored cast {msg}");
+        };
+        match (name, t) {
+            ("init_connect", [_, vsn, _, init_msg]) => {
+                let (his_vsn, his_tag) = match vsn.as_tuple() {
+                    Some([Term::Int(v), tag, ..]) => (*v, tag.clone()),
+                    _ => return tracing::info!("global: illegal protocol version {vsn} from {n}"),
+                };
+                let vsn = his_vsn.min(VSN);
+                let init_msg = init_msg.clone();
+                self.init_connect(vsn, &n, &init_msg, his_tag, his_vsn);
+            }
+            ("lock_is_set", [_, _, tag, id]) => {
+                if self.my_tag(&n) == *tag {
+                    self.lock_is_set(&n, id.clone());
+                } else {
+                    self.cancel_locker(&n, tag.clone(), atom("no_fun"));
+                }
+            }
+            ("exchange", [_, _, names, _, tag]) => {
+                if self.my_tag(&n) == *tag {
+                    self.exchange(&n, names.clone());
+                } else {
+                    self.cancel_locker(&n, tag.clone(), atom("no_fun"));
+                }
+            }
+            ("resolved", [_, _, his_resolved, his_known, _, names_ext, tag]) => {
+                if self.my_tag(&n) != *tag {
+                    return self.cancel_locker(&n, tag.clone(), atom("no_fun"));
+                }
+                let saved = std::mem::take(&mut self.session(&n).save_ops);
+                match saved {
+                    SaveOps::Ops(ops) => {
+                        self.resolved(&n, ops, his_resolved, his_known, names_ext);
+                    }
+                    _ => {
+                        self.session(&n).save_ops = SaveOps::Resolved {
+                            his_known: his_known.clone(),
+                            names_ext: names_ext.clone(),
+                            his_resolved: his_resolved.clone(),
+                        };
+                    }
+                }
+            }
+            ("new_nodes", [_, _, ops, _names_ext, nodes, _extra]) => {
+                let added = self.add_to_known(nodes);
+                self.sync_others(&added);
+                self.do_ops(ops.as_list().unwrap_or(&[]));
+                self.to_locker(tuple(vec![
+                    atom("add_to_known"),
+                    Term::List(added.into_iter().map(Term::Atom).collect()),
+                ]));
+            }
+            ("in_sync", [_, _, _]) => {
+                if !self.synced.contains(&n) {
+                    self.synced.push(n.clone());
+                }
+                self.pending.remove(&n);
+                let tag = self.my_tag(&n);
+                self.cancel_locker(&n, tag, atom("no_fun"));
+                self.sessions.remove(&n);
+            }
+            _ => tracing::debug!("global_name_server: ignored cast {msg}"),
+        }
+    }
+
+    fn init_connect(&mut self, vsn: i64, n: &Atom, init_msg: &Term, his_tag: Term, his_vsn: i64) {
+        if self.pending.contains_key(n) {
+            info(
+                &self.node,
+                self.me.pid(),
+                n,
+                cancel_connect_msg(&self.node, &his_tag),
+            );
+            let old = self.my_tag(n);
+            self.restart_connect(n, old);
+        }
+        {
+            let s = self.session(n);
+            s.vsn = Some(vsn);
+            s.his = Some(his_tag.clone());
+        }
+        match self.resolvers.get(n).cloned() {
+            Some(my_tag) => {
+                let Some([_, _, _, his_locker @ Term::Pid(_)]) = init_msg.as_tuple() else {
+                    return tracing::info!("global: bad init_connect from {n}: {init_msg}");
+                };
+                self.to_locker(tuple(vec![
+                    atom("his_the_locker"),
+                    his_locker.clone(),
+                    tuple(vec![Term::Int(vsn), Term::nil()]),
+                    his_tag.clone(),
+                    my_tag.clone(),
+                ]));
+                if his_vsn >= 8 {
+                    let ack = tuple(vec![
+                        atom("init_connect_ack"),
+                        Term::Atom(self.node.name().clone()),
+                        his_tag,
+                        my_tag,
+                    ]);
+                    info(&self.node, self.me.pid(), n, ack);
+                }
+                self.pending.insert(n.clone(), his_vsn);
+            }
+            None => {
+                self.session(n).pre_connect = Some((vsn, init_msg.clone(), his_tag));
+            }
+        }
+    }
+
+    /// Both partitions are locked: send our names to `n`.
+    fn lock_is_set(&mut self, n: &Atom, lock_id: Term) {
+        let msg = tuple(vec![
+            atom("exchange"),
+            Term::Atom(self.node.name().clone()),
+            self.tables.names(),
+            Term::nil(),
+            self.his_tag(n),
+        ]);
+        cast(&self.node, self.me.pid(), n, msg);
+        let s = self.session(n);
+        s.lock_id = Some(lock_id);
+        match std::mem::take(&mut s.wait_lock) {
+            WaitLock::Exchange(names) => {
+                s.wait_lock = WaitLock::LockIsSet;
+                self.exchange(n, names);
+            }
+            _ => s.wait_lock = WaitLock::LockIsSet,
+        }
+    }
+
+    fn exchange(&mut self, n: &Atom, names: Term) {
+        match std::mem::take(&mut self.session(n).wait_lock) {
+            WaitLock::LockIsSet => {
+                let (ops, res) = self.exchange_names(n, &names);
+                self.exchange_ops(n, ops, res);
+            }
+            _ => self.session(n).wait_lock = WaitLock::Exchange(names),
+        }
+    }
+
+    /// Compares `n`'s names with ours: what to insert here (`Ops`), and
+    /// what `n` must take from us after a clash (`Resolved`).
+    fn exchange_names(&self, n: &Atom, names: &Term) -> (Vec<Term>, Vec<Term>) {
+        let (mut ops, mut res) = (Vec::new(), Vec::new());
+        for entry in names.as_list().unwrap_or(&[]) {
+            let Some([name, Term::Pid(pid), method]) = entry.as_tuple() else {
+                continue;
+            };
+            match self.tables.name(name) {
+                Some((p, _)) if p == **pid => {}
+                Some((p2, m2)) => {
+                    if self.node.name().as_str() < n.as_str() {
+                        let ins = tuple(vec![name.clone(), Term::from(p2), m2]);
+                        res.push(tuple(vec![atom("insert"), ins]));
+                    }
+                }
+                None => {
+                    let ins = tuple(vec![name.clone(), Term::Pid(pid.clone()), method.clone()]);
+                    ops.push(tuple(vec![atom("insert"), ins]));
+                }
+            }
+        }
+        (ops, res)
+    }
+
+    fn exchange_ops(&mut self, n: &Atom, ops: Vec<Term>, res: Vec<Term>) {
+        let vsn = self.node_vsn(n);
+        let msg = tuple(vec![
+            atom("resolved"),
+            Term::Atom(self.node.name().clone()),
+            Term::List(res),
+            self.known_list(vsn),
+            atom("unused"),
+            Term::nil(),
+            self.his_tag(n),
+        ]);
+        cast(&self.node, self.me.pid(), n, msg);
+        match std::mem::take(&mut self.session(n).save_ops) {
+            SaveOps::Resolved {
+                his_known,
+                names_ext,
+                his_resolved,
+            } => self.resolved(n, ops, &his_resolved, &his_known, &names_ext),
+            _ => self.session(n).save_ops = SaveOps::Ops(ops),
+        }
+    }
+
+    fn node_vsn(&self, n: &Atom) -> i64 {
+        self.known
+            .get(n)
+            .or_else(|| self.pending.get(n))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// `mk_known_list/2`: `[{Node, Vsn}]` (or bare names before vsn 7).
+    fn known_list(&self, vsn: i64) -> Term {
+        Term::List(
+            self.known
+                .iter()
+                .map(|(n, v)| {
+                    if vsn < 7 {
+                        Term::Atom(n.clone())
+                    } else {
+                        tuple(vec![Term::Atom(n.clone()), Term::Int(*v)])
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    /// The names are exchanged: tell our partition about `n`'s, connect
+    /// to the nodes `n` knows, and let the locker drop the lock.
+    fn resolved(
+        &mut self,
+        n: &Atom,
+        ops: Vec<Term>,
+        his_resolved: &Term,
+        his_known: &Term,
+        names_ext: &Term,
+    ) {
+        let mut all_ops = ops;
+        all_ops.extend(his_resolved.as_list().unwrap_or(&[]).iter().cloned());
+        let mut new_nodes = vec![tuple(vec![Term::Atom(n.clone()), Term::Int(0)])];
+        new_nodes.extend(his_known.as_list().unwrap_or(&[]).iter().cloned());
+        let new_nodes: Vec<Term> = new_nodes
+            .into_iter()
+            .filter_map(|e| match &e {
+                Term::Atom(a) => Some(tuple(vec![e.clone(), Term::Int(self.node_vsn(a))])),
+                Term::Tuple(t) => match t.as_slice() {
+                    [Term::Atom(a), Term::Int(0)] => {
+                        Some(tuple(vec![t[0].clone(), Term::Int(self.node_vsn(a))]))
+                    }
+                    [Term::Atom(_), Term::Int(_)] => Some(e.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        let his_known_nodes: Vec<Atom> = node_list(his_known);
+        self.sync_others(&his_known_nodes);
+        let sess = self.session(n);
+        let extra = Term::List(vec![
+            tuple(vec![atom("vsn"), Term::Int(sess.vsn.unwrap_or(VSN))]),
+            tuple(vec![
+                atom("lock"),
+                sess.lock_id.clone().unwrap_or_else(|| atom("undefined")),
+            ]),
+        ]);
+        self.do_ops(&all_ops);
+        for c in &his_known_nodes {
+            self.pending.remove(c);
+            let tag = self.my_tag(c);
+            self.cancel_locker(c, tag, atom("no_fun"));
+            self.sessions.remove(c);
+        }
+        let me = Term::Atom(self.node.name().clone());
+        let casts: Vec<Term> = self
+            .known
+            .iter()
+            .map(|(k, v)| {
+                let nodes = if *v >= 7 {
+                    Term::List(new_nodes.clone())
+                } else {
+                    Term::List(
+                        node_list(&Term::List(new_nodes.clone()))
+                            .into_iter()
+                            .map(Term::Atom)
+                            .collect(),
+                    )
+                };
+                let msg = tuple(vec![
+                    atom("new_nodes"),
+                    me.clone(),
+                    Term::List(all_ops.clone()),
+                    names_ext.clone(),
+                    nodes,
+                    extra.clone(),
+                ]);
+                tuple(vec![Term::Atom(k.clone()), msg])
+            })
+            .collect();
+        self.pending.remove(n);
+        let tag = self.my_tag(n);
+        let fun = tuple(vec![atom("casts"), Term::List(casts)]);
+        self.cancel_locker(n, tag, fun);
+        self.sessions.remove(n);
+        let added = self.add_to_known(&Term::List(new_nodes));
+        self.to_locker(tuple(vec![
+            atom("add_to_known"),
+            Term::List(added.into_iter().map(Term::Atom).collect()),
+        ]));
+        if !self.synced.contains(n) {
+            self.synced.push(n.clone());
+        }
+    }
+
+    /// `add_to_known/2`: the nodes not known before.
+    fn add_to_known(&mut self, nodes: &Term) -> Vec<Atom> {
+        let mut added = Vec::new();
+        for e in nodes.as_list().unwrap_or(&[]) {
+            let (n, v) = match e {
+                Term::Atom(a) => (a.clone(), 0),
+                Term::Tuple(t) => match t.as_slice() {
+                    [Term::Atom(a), Term::Int(v)] => (a.clone(), *v),
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            if &n == self.node.name() {
+                continue;
+            }
+            match self.known.get(&n) {
+                None => {
+                    self.known.insert(n.clone(), v);
+                    added.push(n);
+                }
+                Some(old) if *old < 0 => {
+                    self.known.insert(n, v);
+                }
+                Some(_) => {}
+            }
+        }
+        added
+    }
+
+    /// Connects to each node and tells it we are in sync (`sync_other/2`).
+    fn sync_others(&self, nodes: &[Atom]) {
+        for n in nodes {
+            if n == self.node.name() {
+                continue;
+            }
+            let node = self.node.clone();
+            let n = n.clone();
+            let me = self.me.pid().clone();
+            tokio::spawn(async move {
+                match crate::net_kernel::connection(&node, n.as_str()).await {
+                    Ok(_) => {
+                        let msg = tuple(vec![
+                            atom("in_sync"),
+                            Term::Atom(node.name().clone()),
+                            atom("true"),
+                        ]);
+                        cast(&node, &me, &n, msg);
+                    }
+                    Err(e) => {
+                        tracing::warn!("'global' at {} failed to connect to {n}: {e}", node.name());
+                        node.deliver_local(&me, tuple(vec![atom("extra_nodedown"), Term::Atom(n)]));
+                    }
+                }
+            });
+        }
+    }
+
+    fn do_ops(&self, ops: &[Term]) {
+        for op in ops {
+            match op.as_tuple() {
+                Some([h, ins]) if h.is_atom("insert") => {
+                    if let Some([name, Term::Pid(p), method]) = ins.as_tuple() {
+                        self.tables
+                            .insert_name(name.clone(), (**p).clone(), method.clone());
+                    }
+                }
+                Some([h, name]) if h.is_atom("delete") => self.tables.delete_name(name),
+                _ => {}
+            }
+        }
+    }
+
+    async fn handle_call(&mut self, call: Call) {
+        let caller = match call.from.as_tuple() {
+            Some([Term::Pid(p), _]) => (**p).clone(),
+            _ => return,
+        };
+        let req = call.request.clone();
+        let reply = match req.as_tuple().unwrap_or(&[]) {
+            [h, id] if h.is_atom("set_lock") => atom(if self.tables.set(id, &caller) {
+                "true"
+            } else {
+                "false"
+            }),
+            [h, id] if h.is_atom("del_lock") => {
+                self.tables.del(id, &caller);
+                atom("true")
+            }
+            [h, name, Term::Pid(p), method] if h.is_atom("register") => {
+                self.tables
+                    .insert_name(name.clone(), (**p).clone(), method.clone());
+                atom("yes")
+            }
+            [h, name, Term::Pid(p), method, _] if h.is_atom("register_ext") => {
+                self.tables
+                    .insert_name(name.clone(), (**p).clone(), method.clone());
+                atom("yes")
+            }
+            [h, name] if h.is_atom("unregister") => {
+                self.tables.delete_name(name);
+                atom("ok")
+            }
+            _ => match req.as_atom() {
+                Some("get_known") => {
+                    Term::List(self.known.keys().cloned().map(Term::Atom).collect())
+                }
+                Some("get_synced") => {
+                    Term::List(self.synced.iter().cloned().map(Term::Atom).collect())
+                }
+                Some("get_protocol_version") => Term::Int(VSN),
+                Some("get_names_ext") => Term::nil(),
+                _ => {
+                    return tracing::warn!(
+                        "the global_name_server received an unexpected call {req}"
+                    )
+                }
+            },
+        };
+        gen::reply(&self.node, &call.from, reply).await;
+    }
+}
+
+fn cancel_connect_msg(node: &Node, his_tag: &Term) -> Term {
+    tuple(vec![
+        atom("cancel_connect"),
+        Term::Atom(node.name().clone()),
+        his_tag.clone(),
+    ])
+}
+
+/// `node_list/1`: the names of `[Node | {Node, Vsn}]`.
+fn node_list(l: &Term) -> Vec<Atom> {
+    l.as_list()
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|e| match e {
+            Term::Atom(a) => Some(a.clone()),
+            Term::Tuple(t) => match t.first() {
+                Some(Term::Atom(a)) => Some(a.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}

@@ -207,9 +207,15 @@ fn print_node_events(node: &nodus::Node) {
     node.monitor_nodes(watcher.pid());
     let n = node.clone();
     tokio::spawn(async move {
+        let mut shown = std::collections::HashSet::new();
         while let Some(m) = watcher.recv().await {
             if let Some([what, nodus_term::Term::Atom(peer)]) = m.as_tuple() {
-                if n.is_visible(peer) || what.is_atom("nodedown") {
+                let show = if what.is_atom("nodeup") {
+                    n.is_visible(peer) && shown.insert(peer.clone())
+                } else {
+                    shown.remove(peer)
+                };
+                if show {
                     println!("{} {peer}", what.as_atom().unwrap_or("?"));
                 }
             }

@@ -305,7 +305,8 @@ impl Server {
             }
             return;
         }
-        let Some(Term::Atom(n)) = t.get(1).cloned() else {
+        let at = if name == "init_connect" { 2 } else { 1 };
+        let Some(Term::Atom(n)) = t.get(at).cloned() else {
             return tracing::debug!("global_name_server: ignored cast {msg}");
         };
         match (name, t) {

@@ -1,0 +1,167 @@
+//! The seed scenario with real processes: `nodus start` nodes booting
+//! from the seed's `sys.config`, a real `erl` in the same cluster, the
+//! full mesh, and a node that restarts.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::{seed, World};
+
+const BOOT: Duration = Duration::from_secs(60);
+
+#[test]
+fn two_nodus_nodes_started_with_the_seed_file_list_each_other() {
+    let w = World::new("seed2");
+    let mut n1 = w.start("n1@127.0.0.1", &seed());
+    std::thread::sleep(Duration::from_millis(300));
+    let mut n2 = w.start("n2@127.0.0.1", &seed());
+    // n2 finds n1 up when it boots; n1 waits until n2 connects.
+    let l2 = n2.wait_line("booted", BOOT);
+    assert!(l2.contains("nodes: ['n1@127.0.0.1']"), "{l2}");
+    let l1 = n1.wait_line("booted", BOOT);
+    assert!(l1.contains("nodes: ['n2@127.0.0.1']"), "{l1}");
+    assert_eq!(w.nodes_of("n1@127.0.0.1"), vec!["n2@127.0.0.1"]);
+    assert_eq!(w.nodes_of("n2@127.0.0.1"), vec!["n1@127.0.0.1"]);
+}
+
+#[test]
+fn optional_nodes_wait_for_the_timeout_and_mandatory_ones_stop_the_boot() {
+    let w = World::new("syncwait");
+    let optional = w.file(
+        "optional.config",
+        "[{kernel, [{sync_nodes_optional, ['n1@127.0.0.1', 'n2@127.0.0.1']},\n {sync_nodes_timeout, 2000}]}].\n",
+    );
+    let t0 = Instant::now();
+    let mut n1 = w.start("n1@127.0.0.1", &optional);
+    let line = n1.wait_line("booted", BOOT);
+    let waited = t0.elapsed();
+    assert!(line.contains("nodes: []"), "{line}");
+    assert!(
+        waited >= Duration::from_millis(1900),
+        "booted after {waited:?}, before sync_nodes_timeout"
+    );
+    drop(n1);
+
+    let mandatory = w.file(
+        "mandatory.config",
+        "[{kernel, [{sync_nodes_mandatory, ['n2@127.0.0.1']},\n {sync_nodes_timeout, 1500}]}].\n",
+    );
+    let t0 = Instant::now();
+    let out = w.run(&[
+        "start",
+        "--name",
+        "n1@127.0.0.1",
+        "--cookie",
+        "c",
+        "--config",
+        &mandatory.to_string_lossy(),
+    ]);
+    let waited = t0.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a missing mandatory node must fail the boot"
+    );
+    assert!(
+        stderr.contains("n2@127.0.0.1") && stderr.contains("mandatory"),
+        "{stderr}"
+    );
+    assert!(
+        waited >= Duration::from_millis(1400),
+        "failed after {waited:?}, before the timeout"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("booted"));
+
+    // With the mandatory node up, the same file boots.
+    let mut n2 = w.start("n2@127.0.0.1", &optional);
+    n2.wait_line("booted", BOOT);
+    let mut n1 = w.start("n1@127.0.0.1", &mandatory);
+    let line = n1.wait_line("booted", BOOT);
+    assert!(line.contains("'n2@127.0.0.1'"), "{line}");
+}
+
+#[test]
+fn a_third_node_that_lists_only_n1_is_connected_to_n2_as_well() {
+    let w = World::new("mesh3");
+    let mut n1 = w.start("n1@127.0.0.1", &seed());
+    let mut n2 = w.start("n2@127.0.0.1", &seed());
+    n1.wait_line("booted", BOOT);
+    n2.wait_line("booted", BOOT);
+    let only_n1 = w.file(
+        "n3.config",
+        "[{kernel, [{sync_nodes_optional, ['n1@127.0.0.1']}, {sync_nodes_timeout, 10000}]}].\n",
+    );
+    let mut n3 = w.start("n3@127.0.0.1", &only_n1);
+    n3.wait_line("booted", BOOT);
+    n3.wait_line("nodeup 'n2@127.0.0.1'", BOOT);
+    w.wait_nodes("n3@127.0.0.1", &["n1@127.0.0.1", "n2@127.0.0.1"], BOOT);
+    w.wait_nodes("n2@127.0.0.1", &["n1@127.0.0.1", "n3@127.0.0.1"], BOOT);
+    w.wait_nodes("n1@127.0.0.1", &["n2@127.0.0.1", "n3@127.0.0.1"], BOOT);
+}
+
+#[test]
+fn a_mixed_cluster_of_erl_and_nodus_nodes_forms_from_one_sys_config() {
+    let w = World::new("mixed");
+    let all = w.file(
+        "sys.config",
+        "[{kernel,\n[\n{sync_nodes_optional, ['n1@127.0.0.1', 'n2@127.0.0.1', 'n3@127.0.0.1']},\n{sync_nodes_timeout, 10000}\n]}\n].\n",
+    );
+    let cfg = all
+        .to_string_lossy()
+        .trim_end_matches(".config")
+        .to_string();
+    let mut erl = w.erl(&[
+        "-name",
+        "n1@127.0.0.1",
+        "-setcookie",
+        "c",
+        "-config",
+        &cfg,
+        "-eval",
+        "io:format(\"erl booted ~p~n\", [nodes()]), timer:sleep(120000), halt().",
+    ]);
+    let mut n2 = w.start("n2@127.0.0.1", &all);
+    let mut n3 = w.start("n3@127.0.0.1", &all);
+    erl.wait_line("erl booted", BOOT);
+    n2.wait_line("booted", BOOT);
+    n3.wait_line("booted", BOOT);
+    // `nodus nodes` asks each node, erl included, for its nodes().
+    w.wait_nodes("n1@127.0.0.1", &["n2@127.0.0.1", "n3@127.0.0.1"], BOOT);
+    w.wait_nodes("n2@127.0.0.1", &["n1@127.0.0.1", "n3@127.0.0.1"], BOOT);
+    w.wait_nodes("n3@127.0.0.1", &["n1@127.0.0.1", "n2@127.0.0.1"], BOOT);
+    // global is in sync with the nodus nodes: erl can register a name
+    // cluster-wide, and global:sync/0 returns.
+    let out = w.run(&[
+        "rpc",
+        "n1@127.0.0.1",
+        "global",
+        "sync",
+        "[]",
+        "--cookie",
+        "c",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+}
+
+#[test]
+fn a_node_killed_and_restarted_rejoins_the_mesh() {
+    let w = World::new("rejoin");
+    let mut n1 = w.start("n1@127.0.0.1", &seed());
+    let mut n2 = w.start("n2@127.0.0.1", &seed());
+    n1.wait_line("booted", BOOT);
+    n2.wait_line("booted", BOOT);
+    w.wait_nodes("n1@127.0.0.1", &["n2@127.0.0.1"], BOOT);
+    n1.wait_line("nodeup 'n2@127.0.0.1'", BOOT);
+    n2.signal("KILL");
+    n1.wait_line("nodedown 'n2@127.0.0.1'", BOOT);
+    w.wait_nodes("n1@127.0.0.1", &[], BOOT);
+    drop(n2);
+    n1.seen.clear();
+    let mut n2 = w.start("n2@127.0.0.1", &seed());
+    let line = n2.wait_line("booted", BOOT);
+    assert!(line.contains("'n1@127.0.0.1'"), "{line}");
+    n1.wait_line("nodeup 'n2@127.0.0.1'", BOOT);
+    w.wait_nodes("n1@127.0.0.1", &["n2@127.0.0.1"], BOOT);
+    w.wait_nodes("n2@127.0.0.1", &["n1@127.0.0.1"], BOOT);
+}

@@ -79,7 +79,7 @@ pub async fn sync_nodes(node: &Node, kernel: &Kernel) -> Result<SyncReport, Sync
         }
         let wait = match deadline {
             Some(d) => d.saturating_duration_since(tokio::time::Instant::now()),
-            None => Duration::from_secs(u64::MAX / 4),
+            None => Duration::from_secs(86_400),
         };
         if wait.is_zero() {
             break;
@@ -92,6 +92,7 @@ pub async fn sync_nodes(node: &Node, kernel: &Kernel) -> Result<SyncReport, Sync
             .await;
         match m.as_ref().and_then(Term::as_tuple) {
             Some([_, Term::Atom(n)]) => arrived.push(n.as_str().to_string()),
+            _ if deadline.is_none() => {}
             _ => break,
         }
     }

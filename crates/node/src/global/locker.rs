@@ -24,6 +24,10 @@ use crate::process::Process;
 /// counted as down.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A wait without end (a day at a time: timers far in the future
+/// overflow `Instant`).
+const FOREVER: Duration = Duration::from_secs(86_400);
+
 /// A node whose locker we are to meet (`#him{}`).
 #[derive(Debug, Clone)]
 struct Him {
@@ -289,10 +293,10 @@ impl Locker {
                         Some([h, Term::Atom(n), ..]) if h.is_atom("cancel") => *n == n2,
                         _ => m.is_atom("stop"),
                     },
-                    Duration::from_secs(u64::MAX / 4),
+                    FOREVER,
                 )
                 .await;
-            let Some(m) = m else { return };
+            let Some(m) = m else { continue };
             let Some(t) = m.as_tuple() else {
                 return self.delete_global_lock(id, known1).await;
             };
@@ -334,18 +338,25 @@ impl Locker {
     /// Holds the lock until the server has finished the name exchange
     /// and sends `{cancel, Node, Tag, Fun}`.
     async fn wait_cancel_lock(&mut self, node: &Atom, id: &Term, tag: &Term, known: &[Atom]) {
-        let n2 = node.clone();
-        let t2 = tag.clone();
-        let m = self
-            .me
-            .recv_match(
-                move |m| match m.as_tuple() {
-                    Some([h, Term::Atom(n), t, _]) => h.is_atom("cancel") && *n == n2 && *t == t2,
-                    _ => m.is_atom("stop"),
-                },
-                Duration::from_secs(u64::MAX / 4),
-            )
-            .await;
+        let m = loop {
+            let n2 = node.clone();
+            let t2 = tag.clone();
+            let m = self
+                .me
+                .recv_match(
+                    move |m| match m.as_tuple() {
+                        Some([h, Term::Atom(n), t, _]) => {
+                            h.is_atom("cancel") && *n == n2 && *t == t2
+                        }
+                        _ => m.is_atom("stop"),
+                    },
+                    FOREVER,
+                )
+                .await;
+            if m.is_some() {
+                break m;
+            }
+        };
         if let Some(Term::Tuple(t)) = &m {
             self.call_fun(&t[3]);
         }

@@ -311,6 +311,11 @@ impl Server {
         };
         match (name, t) {
             ("init_connect", [_, vsn, _, init_msg]) => {
+                if !self.up.contains(&n) {
+                    // Only from connected visible nodes: nothing is kept
+                    // for names that are not peers.
+                    return tracing::debug!("global: init_connect from {n}, not a visible peer");
+                }
                 let (his_vsn, his_tag) = match vsn.as_tuple() {
                     Some([Term::Int(v), tag, ..]) => (*v, tag.clone()),
                     _ => return tracing::info!("global: illegal protocol version {vsn} from {n}"),

@@ -119,7 +119,9 @@ fn a_mixed_cluster_of_erl_and_nodus_nodes_forms_from_one_sys_config() {
         "-config",
         &cfg,
         "-eval",
-        "io:format(\"erl booted ~p~n\", [nodes()]), timer:sleep(120000), halt().",
+        "io:format(\"erl booted ~p~n\", [nodes()]), \
+         io:format(\"registered ~p~n\", [global:register_name(seed_name, self())]), \
+         timer:sleep(120000), halt().",
     ]);
     let mut n2 = w.start("n2@127.0.0.1", &all);
     let mut n3 = w.start("n3@127.0.0.1", &all);
@@ -142,6 +144,30 @@ fn a_mixed_cluster_of_erl_and_nodus_nodes_forms_from_one_sys_config() {
         "c",
     ]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+    erl.wait_line("registered yes", BOOT);
+    for n in ["n2@127.0.0.1", "n3@127.0.0.1"] {
+        let deadline = Instant::now() + BOOT;
+        loop {
+            let out = w.run(&[
+                "rpc",
+                n,
+                "global",
+                "whereis_name",
+                "[seed_name]",
+                "--cookie",
+                "c",
+            ]);
+            let s = String::from_utf8_lossy(&out.stdout).into_owned();
+            if s.contains("#Pid<'n1@127.0.0.1'") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{n}: global:whereis_name(seed_name) = {s}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
 }
 
 #[test]

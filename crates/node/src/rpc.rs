@@ -47,6 +47,9 @@ fn badarg() -> Exception {
 
 /// The built-in functions every node answers.
 fn builtin(node: &Node, m: &str, f: &str, args: &[Term]) -> Option<Result<Term, Exception>> {
+    if m == "global" {
+        return global_builtin(node, f, args);
+    }
     if m != "erlang" {
         return None;
     }
@@ -54,7 +57,7 @@ fn builtin(node: &Node, m: &str, f: &str, args: &[Term]) -> Option<Result<Term, 
     Some(match (f, args) {
         ("node", []) => Ok(Term::Atom(node.name().clone())),
         ("nodes", []) => Ok(list(node.nodes())),
-        ("nodes", [_]) => Ok(list(node.nodes())),
+        ("nodes", [arg]) => nodes_of_kind(node, arg).map(list),
         ("is_alive", []) => Ok(Term::atom("true")),
         ("registered", []) => Ok(list(node.registered())),
         ("whereis", [Term::Atom(a)]) => Ok(node
@@ -84,6 +87,50 @@ fn builtin(node: &Node, m: &str, f: &str, args: &[Term]) -> Option<Result<Term, 
         )),
         _ => return None,
     })
+}
+
+/// `erlang:nodes/1`: `visible`, `hidden`, `connected`, `this`, `known`,
+/// or a list of these.
+fn nodes_of_kind(node: &Node, arg: &Term) -> Result<Vec<Atom>, Exception> {
+    let kinds: Vec<&Term> = match arg {
+        Term::List(l) => l.iter().collect(),
+        t => vec![t],
+    };
+    let mut out: Vec<Atom> = Vec::new();
+    for k in kinds {
+        let add = match k.as_atom() {
+            Some("visible") => node.nodes(),
+            Some("hidden") => node.nodes_hidden(),
+            Some("connected") => node.connected(),
+            Some("this") => vec![node.name().clone()],
+            Some("known") => {
+                let mut v = node.connected();
+                v.push(node.name().clone());
+                v
+            }
+            _ => return Err(badarg()),
+        };
+        for n in add {
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `global:whereis_name/1` and `global:registered_names/0`, from the
+/// names this node's `global` keeps.
+fn global_builtin(node: &Node, f: &str, args: &[Term]) -> Option<Result<Term, Exception>> {
+    let names = node.global_names();
+    Some(Ok(match (f, args) {
+        ("whereis_name", [name]) => names
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map_or_else(|| Term::atom("undefined"), |(_, p)| Term::from(p)),
+        ("registered_names", []) => Term::List(names.into_iter().map(|(n, _)| n).collect()),
+        _ => return None,
+    }))
 }
 
 impl Node {

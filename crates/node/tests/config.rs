@@ -19,8 +19,14 @@ fn the_seed_file_and_its_toml_say_the_same() {
     let a = Config::load(&seed_dir().join("sys.config")).expect("sys.config");
     let b = Config::load(&seed_dir().join("nodus.toml")).expect("nodus.toml");
     assert_eq!(a.kernel, b.kernel);
-    assert_eq!(a.kernel.sync_nodes_optional, ["n1@127.0.0.1", "n2@127.0.0.1"]);
-    assert_eq!(a.kernel.sync_nodes_timeout, Some(SyncTimeout::Millis(10_000)));
+    assert_eq!(
+        a.kernel.sync_nodes_optional,
+        ["n1@127.0.0.1", "n2@127.0.0.1"]
+    );
+    assert_eq!(
+        a.kernel.sync_nodes_timeout,
+        Some(SyncTimeout::Millis(10_000))
+    );
     // Rendering and reading back keeps every setting.
     let again = sys(&render_sys_config(&a)).expect("rendered");
     assert_eq!(again.kernel, a.kernel);
@@ -40,10 +46,12 @@ fn defaults_are_otps() {
 
 #[test]
 fn every_parameter_is_read_with_its_type() {
-    let c = sys("[{kernel, [{sync_nodes_mandatory, [a@h]}, {sync_nodes_timeout, infinity},\n\
+    let c = sys(
+        "[{kernel, [{sync_nodes_mandatory, [a@h]}, {sync_nodes_timeout, infinity},\n\
          {net_ticktime, 20}, {net_setuptime, 2.5}, {connect_all, false},\n\
          {dist_auto_connect, once}, {inet_dist_listen_min, 9100},\n\
-         {inet_dist_use_interface, {127,0,0,1}}]}].")
+         {inet_dist_use_interface, {127,0,0,1}}]}].",
+    )
     .expect("valid");
     let k = &c.kernel;
     assert_eq!(k.sync_nodes_mandatory, ["a@h"]);
@@ -54,25 +62,62 @@ fn every_parameter_is_read_with_its_type() {
     assert_eq!(k.dist_auto_connect, AutoConnect::Once);
     // Only min set: max is min, as in OTP.
     assert_eq!(k.listen_ports(), Some((9100, 9100)));
-    assert_eq!(k.inet_dist_use_interface, Some("127.0.0.1".parse().expect("ip")));
+    assert_eq!(
+        k.inet_dist_use_interface,
+        Some("127.0.0.1".parse().expect("ip"))
+    );
 }
 
 #[test]
 fn wrong_types_name_the_parameter_and_where_it_is() {
     for (text, needle, line, col) in [
-        ("[{kernel, [{sync_nodes_timeout, 0}]}].", "sync_nodes_timeout", 1, 13),
-        ("[{kernel,\n [{sync_nodes_optional, n1}]}].", "sync_nodes_optional", 2, 4),
-        ("[{kernel,\n [{sync_nodes_optional, [\"n1@h\"]}]}].", "node names", 2, 4),
+        (
+            "[{kernel, [{sync_nodes_timeout, 0}]}].",
+            "sync_nodes_timeout",
+            1,
+            13,
+        ),
+        (
+            "[{kernel,\n [{sync_nodes_optional, n1}]}].",
+            "sync_nodes_optional",
+            2,
+            4,
+        ),
+        (
+            "[{kernel,\n [{sync_nodes_optional, [\"n1@h\"]}]}].",
+            "node names",
+            2,
+            4,
+        ),
         ("[{kernel, [{net_ticktime, -1}]}].", "net_ticktime", 1, 13),
         ("[{kernel, [{connect_all, yes}]}].", "connect_all", 1, 13),
-        ("[{kernel, [{dist_auto_connect, sometimes}]}].", "dist_auto_connect", 1, 13),
-        ("[{kernel, [{inet_dist_listen_min, 70000}]}].", "inet_dist_listen_min", 1, 13),
-        ("[{kernel, [{inet_dist_use_interface, \"lo\"}]}].", "inet_dist_use_interface", 1, 13),
+        (
+            "[{kernel, [{dist_auto_connect, sometimes}]}].",
+            "dist_auto_connect",
+            1,
+            13,
+        ),
+        (
+            "[{kernel, [{inet_dist_listen_min, 70000}]}].",
+            "inet_dist_listen_min",
+            1,
+            13,
+        ),
+        (
+            "[{kernel, [{inet_dist_use_interface, \"lo\"}]}].",
+            "inet_dist_use_interface",
+            1,
+            13,
+        ),
     ] {
         let e = sys(text).expect_err(text);
         assert!(e.message.contains(needle), "{text}: {e}");
         assert_eq!((e.line, e.column), (Some(line), Some(col)), "{text}: {e}");
-        assert!(e.to_string().starts_with(&format!("t.config:{line}:{col}: ")), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("t.config:{line}:{col}: ")),
+            "{e}"
+        );
     }
 }
 
@@ -89,8 +134,9 @@ fn syntax_errors_and_bad_shapes_are_errors() {
 
 #[test]
 fn unknown_kernel_parameters_are_listed_once_and_other_apps_kept() {
-    let c = sys("[{kernel, [{logger_level, info}, {logger_level, debug}]}, {my_app, [{port, 4000}]}].")
-        .expect("valid");
+    let c =
+        sys("[{kernel, [{logger_level, info}, {logger_level, debug}]}, {my_app, [{port, 4000}]}].")
+            .expect("valid");
     assert_eq!(c.unknown, ["logger_level"]);
     assert_eq!(c.env.len(), 1);
     assert_eq!(c.env[0].0, "my_app");
@@ -131,6 +177,7 @@ fn toml_takes_environment_overrides() {
     let bad = |k: &str| (k == "NODUS_KERNEL_NET_TICKTIME").then(|| "soon".to_string());
     let e = Config::from_toml(Path::new("n.toml"), text, &bad).expect_err("bad env");
     assert!(e.to_string().contains("NODUS_KERNEL_NET_TICKTIME"), "{e}");
-    let e = Config::from_toml(Path::new("n.toml"), "[node]\nport = 1\n", &|_| None).expect_err("key");
+    let e =
+        Config::from_toml(Path::new("n.toml"), "[node]\nport = 1\n", &|_| None).expect_err("key");
     assert_eq!((e.line, e.column), (Some(2), Some(8)), "{e}");
 }

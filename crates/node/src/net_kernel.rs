@@ -264,7 +264,10 @@ pub(crate) async fn accept_loop(node: Node, listener: TcpListener) {
                     tracing::info!("{} connected from {addr}", est.peer);
                     install(&node, sock, est.peer, est.flags, hs.take_leftover());
                 }
-                Err(e) => tracing::warn!("refused a connection from {addr}: {e}"),
+                Err(e) => match &named {
+                    Some(peer) => tracing::warn!("refused a connection from {peer} ({addr}): {e}"),
+                    None => tracing::warn!("refused a connection from {addr}: {e}"),
+                },
             }
             if let Some(p) = named.and_then(|p| Atom::try_new(&p).ok()) {
                 lock(&node.0.setups).accepting.remove(&p);

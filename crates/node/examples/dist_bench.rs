@@ -22,8 +22,26 @@ fn args() -> Vec<String> {
     std::env::args().skip(1).collect()
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+/// The runtime: `NODUS_RUNTIME=current` runs the node on one thread,
+/// otherwise two worker threads.
+fn main() {
+    let rt = if std::env::var("NODUS_RUNTIME").as_deref() == Ok("current") {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    };
+    match rt {
+        Ok(rt) => rt.block_on(run()),
+        Err(e) => eprintln!("dist_bench: {e}"),
+    }
+}
+
+async fn run() {
     let a = args();
     if a.len() < 4 {
         eprintln!("usage: dist_bench server|client NAME COOKIE EPMD_PORT [PEER]");

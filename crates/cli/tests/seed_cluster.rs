@@ -191,3 +191,78 @@ fn a_node_killed_and_restarted_rejoins_the_mesh() {
     w.wait_nodes("n1@127.0.0.1", &["n2@127.0.0.1"], BOOT);
     w.wait_nodes("n2@127.0.0.1", &["n1@127.0.0.1"], BOOT);
 }
+
+#[test]
+fn sync_semantics_match_a_real_erl_given_the_same_files() {
+    let w = World::new("syncerl");
+    let mut n1 = w.start("n1@127.0.0.1", &seed());
+    // n1 waits for n2 (optional, 10 s); it need not have booted.
+    std::thread::sleep(Duration::from_millis(300));
+    // No sync_nodes_timeout: nothing waits and nobody is contacted, even a
+    // listed node that is up.
+    let no_timeout = w.file(
+        "nto.config",
+        "[{kernel, [{sync_nodes_optional, ['n1@127.0.0.1']}]}].\n",
+    );
+    let mut erl = w.erl(&[
+        "-name",
+        "e2@127.0.0.1",
+        "-setcookie",
+        "c",
+        "-config",
+        &no_timeout.to_string_lossy(),
+        "-eval",
+        "io:format(\"erl booted ~w~n\", [nodes()]), timer:sleep(500), io:format(\"erl later ~w~n\", [nodes()]), halt().",
+    ]);
+    assert_eq!(erl.wait_line("erl booted", BOOT), "erl booted []");
+    assert_eq!(erl.wait_line("erl later", BOOT), "erl later []");
+    let mut n3 = w.start("n3@127.0.0.1", &no_timeout);
+    let line = n3.wait_line("booted", BOOT);
+    assert!(line.ends_with("nodes: []"), "{line}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(w.nodes_of("n3@127.0.0.1"), Vec::<String>::new());
+    // A mandatory node missing at the timeout stops both boots, non-zero.
+    let mandatory = w.file(
+        "mand.config",
+        "[{kernel, [{sync_nodes_mandatory, ['nx@127.0.0.1']}, {sync_nodes_timeout, 1000}]}].\n",
+    );
+    let erl_out = std::process::Command::new("erl")
+        .args([
+            "-noshell",
+            "-name",
+            "e4@127.0.0.1",
+            "-setcookie",
+            "c",
+            "-config",
+            &mandatory.to_string_lossy(),
+        ])
+        .args(["-eval", "io:format(\"erl booted~n\"), halt()."])
+        .env("HOME", &w.home)
+        .env("ERL_EPMD_PORT", w.epmd.to_string())
+        .env("ERL_CRASH_DUMP_SECONDS", "0")
+        .current_dir(&w.home)
+        .output()
+        .expect("erl");
+    let erl_text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&erl_out.stdout),
+        String::from_utf8_lossy(&erl_out.stderr)
+    );
+    assert!(!erl_out.status.success(), "{erl_text}");
+    assert!(
+        erl_text.contains("mandatory_nodes_down") && erl_text.contains("nx@127.0.0.1"),
+        "{erl_text}"
+    );
+    let out = w.run(&[
+        "start",
+        "--name",
+        "n5@127.0.0.1",
+        "--cookie",
+        "c",
+        "--config",
+        &mandatory.to_string_lossy(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nx@127.0.0.1"));
+    let _ = n1.child.kill();
+}

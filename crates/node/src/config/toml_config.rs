@@ -263,6 +263,18 @@ fn toml_value(t: &Term) -> Value {
     }
 }
 
+/// A TOML key: bare when it can be, else quoted.
+fn key(k: &str) -> String {
+    let bare = !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        k.to_string()
+    } else {
+        Value::String(k.to_string()).to_string()
+    }
+}
+
 /// The configuration as a `nodus.toml`.
 pub fn render(cfg: &Config) -> String {
     let mut s = String::new();
@@ -286,9 +298,9 @@ pub fn render(cfg: &Config) -> String {
         s.push_str(&format!("{k} = {}\n", toml_value(&v)));
     }
     for (app, params) in &cfg.env {
-        s.push_str(&format!("\n[{app}]\n"));
+        s.push_str(&format!("\n[{}]\n", key(app)));
         for (k, v) in params {
-            s.push_str(&format!("{k} = {}\n", toml_value(v)));
+            s.push_str(&format!("{} = {}\n", key(k), toml_value(v)));
         }
     }
     s

@@ -99,6 +99,8 @@ struct Server {
     sessions: HashMap<Atom, Session>,
     /// Visible nodes we got a nodeup for.
     up: HashSet<Atom>,
+    /// Lock holders and name owners we monitor.
+    monitored: HashSet<Pid>,
     next_tag: i64,
 }
 
@@ -125,6 +127,7 @@ pub(crate) fn start(node: &Node, connect_all: bool) -> Arc<Tables> {
         resolvers: HashMap::new(),
         sessions: HashMap::new(),
         up: HashSet::new(),
+        monitored: HashSet::new(),
         next_tag: -576_460_752_303_423_488,
     };
     tokio::spawn(server.run());
@@ -183,10 +186,19 @@ impl Server {
                     self.handle_nodedown(n);
                 }
             }
-            [h, msg] if h.is_atom("$gen_cast") => self.handle_cast(msg.clone()),
+            [h, msg] if h.is_atom("$gen_cast") => {
+                let msg = msg.clone();
+                self.handle_cast(msg);
+                self.watch_owners().await;
+            }
+            [h, _, _, Term::Pid(pid), _] if h.is_atom("DOWN") => {
+                self.monitored.remove(&**pid);
+                self.tables.pid_down(pid);
+            }
             [h, _, _] if h.is_atom("$gen_call") => {
                 if let Some(call) = Call::parse(&m) {
                     self.handle_call(call).await;
+                    self.watch_owners().await;
                 }
             }
             [h, Term::Atom(n), his_my, his_his] if h.is_atom("init_connect_ack") => {
@@ -247,6 +259,16 @@ impl Server {
         }
     }
 
+    /// Monitors every process that holds a lock or a name here, so that
+    /// its end releases them (OTP monitors them the same way).
+    async fn watch_owners(&mut self) {
+        for pid in self.tables.owners() {
+            if self.monitored.insert(pid.clone()) {
+                self.me.monitor(&Term::from(pid)).await;
+            }
+        }
+    }
+
     fn handle_nodedown(&mut self, n: &Atom) {
         let tag = self.my_tag(n);
         self.cancel_locker(n, tag, atom("no_fun"));
@@ -259,6 +281,7 @@ impl Server {
         self.known.remove(n);
         self.synced.retain(|s| s != n);
         self.tables.node_down(n);
+        self.monitored.retain(|p| &p.node != n);
     }
 
     fn restart_connect(&mut self, n: &Atom, my_tag: Term) {

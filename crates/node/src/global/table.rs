@@ -102,6 +102,16 @@ impl Tables {
         lock(&self.names).retain(|_, (p, _)| &p.node != node);
     }
 
+    /// `pid` ended: it holds no lock and no name any more (the `DOWN` of
+    /// OTP's monitors).
+    pub(crate) fn pid_down(&self, pid: &Pid) {
+        lock(&self.locks).retain(|_, l| {
+            l.holders.retain(|p| p != pid);
+            !l.holders.is_empty()
+        });
+        lock(&self.names).retain(|_, (p, _)| p != pid);
+    }
+
     /// Registers `name` (what `{register, Name, Pid, Method}` does).
     pub(crate) fn insert_name(&self, name: Term, pid: Pid, method: Term) {
         lock(&self.names).insert(name, (pid, method));
@@ -125,6 +135,18 @@ impl Tables {
                 .map(|(n, (p, m))| Term::Tuple(vec![n.clone(), Term::from(p.clone()), m.clone()]))
                 .collect(),
         )
+    }
+
+    /// Every process holding a lock or a name.
+    pub(crate) fn owners(&self) -> Vec<Pid> {
+        let mut v: Vec<Pid> = lock(&self.locks)
+            .values()
+            .flat_map(|l| l.holders.iter().cloned())
+            .collect();
+        v.extend(lock(&self.names).values().map(|(p, _)| p.clone()));
+        v.sort_by(|a, b| Term::from(a.clone()).cmp(&Term::from(b.clone())));
+        v.dedup();
+        v
     }
 
     /// The registered names, for the API.

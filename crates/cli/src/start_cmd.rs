@@ -135,6 +135,7 @@ pub fn builder(
         .ticktime(std::time::Duration::from_secs(k.net_ticktime))
         .setup_time(k.setup_time())
         .connect_all(k.connect_all)
+        .prevent_overlapping_partitions(k.prevent_overlapping_partitions)
         .auto_connect(k.dist_auto_connect);
     if let Some(c) = cookie.or_else(|| cfg.node.cookie.clone()) {
         b = b.cookie(c);

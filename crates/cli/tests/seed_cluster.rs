@@ -266,3 +266,64 @@ fn sync_semantics_match_a_real_erl_given_the_same_files() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nx@127.0.0.1"));
     let _ = n1.child.kill();
 }
+
+#[test]
+fn a_lost_connection_reported_by_erl_makes_nodus_nodes_drop_the_lost_node() {
+    // prevent_overlapping_partitions (OTP 25's default): when erl n1 drops
+    // n3, n2 must not stay connected to n3, or n2 would sit in two
+    // partitions that cannot see each other.
+    let w = World::new("pop");
+    let all = w.file(
+        "sys.config",
+        "[{kernel, [{sync_nodes_optional, ['n1@127.0.0.1', 'n2@127.0.0.1', 'n3@127.0.0.1']}, {sync_nodes_timeout, 10000}]}].\n",
+    );
+    let mut erl = w.erl(&[
+        "-name",
+        "n1@127.0.0.1",
+        "-setcookie",
+        "c",
+        "-config",
+        &all.to_string_lossy(),
+        "-eval",
+        "io:format(\"erl booted~n\"), \
+         receive after 120000 -> ok end, halt().",
+    ]);
+    let mut n2 = w.start("n2@127.0.0.1", &all);
+    let mut n3 = w.start("n3@127.0.0.1", &all);
+    erl.wait_line("erl booted", BOOT);
+    n2.wait_line("booted", BOOT);
+    n3.wait_line("booted", BOOT);
+    w.wait_nodes("n2@127.0.0.1", &["n1@127.0.0.1", "n3@127.0.0.1"], BOOT);
+    let out = w.run(&[
+        "rpc",
+        "n1@127.0.0.1",
+        "global",
+        "sync",
+        "[]",
+        "--cookie",
+        "c",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+    let out = w.run(&[
+        "rpc",
+        "n1@127.0.0.1",
+        "erlang",
+        "disconnect_node",
+        "['n3@127.0.0.1']",
+        "--cookie",
+        "c",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "true");
+    n2.wait_line("nodedown 'n3@127.0.0.1'", BOOT);
+    let deadline = Instant::now() + BOOT;
+    loop {
+        let of2 = w.nodes_of("n2@127.0.0.1");
+        let of3 = w.nodes_of("n3@127.0.0.1");
+        if !of2.contains(&"n3@127.0.0.1".to_string()) && !of3.contains(&"n2@127.0.0.1".to_string())
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "n2: {of2:?}, n3: {of3:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

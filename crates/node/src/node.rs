@@ -132,6 +132,7 @@ pub struct NodeBuilder {
     setup_time: Duration,
     max_message: usize,
     connect_all: bool,
+    prevent_overlapping_partitions: bool,
     auto_connect: net_kernel::AutoConnect,
     listen: std::net::IpAddr,
     listen_ports: (u16, u16),
@@ -142,6 +143,13 @@ impl NodeBuilder {
     /// full mesh.
     pub fn connect_all(mut self, on: bool) -> Self {
         self.connect_all = on;
+        self
+    }
+
+    /// `prevent_overlapping_partitions` (default true, as in OTP 25):
+    /// when a node loses another, the whole cluster drops that one.
+    pub fn prevent_overlapping_partitions(mut self, on: bool) -> Self {
+        self.prevent_overlapping_partitions = on;
         self
     }
 
@@ -262,7 +270,8 @@ impl NodeBuilder {
         net_kernel::start_server(&node);
         crate::rpc::start_rex(&node);
         if self.published {
-            let tables = crate::global::start(&node, self.connect_all);
+            let tables =
+                crate::global::start(&node, self.connect_all, self.prevent_overlapping_partitions);
             *lock(&node.0.global) = Some(tables);
         }
         tracing::info!("node {} up on port {port} (EPMD {epmd_port})", node.name());
@@ -326,6 +335,7 @@ impl Node {
             epmd_port: None,
             published: true,
             connect_all: true,
+            prevent_overlapping_partitions: true,
             auto_connect: net_kernel::AutoConnect::Always,
             listen: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
             listen_ports: (0, 0),

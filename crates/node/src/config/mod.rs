@@ -45,6 +45,8 @@ pub struct Kernel {
     pub net_setuptime: f64,
     /// `connect_all` (default true).
     pub connect_all: bool,
+    /// `prevent_overlapping_partitions` (default true, as in OTP 25).
+    pub prevent_overlapping_partitions: bool,
     /// `dist_auto_connect` (default: always).
     pub dist_auto_connect: AutoConnect,
     /// `inet_dist_listen_min`.
@@ -64,6 +66,7 @@ impl Default for Kernel {
             net_ticktime: 60,
             net_setuptime: 7.0,
             connect_all: true,
+            prevent_overlapping_partitions: true,
             dist_auto_connect: AutoConnect::Always,
             inet_dist_listen_min: None,
             inet_dist_listen_max: None,

@@ -240,6 +240,13 @@ pub(crate) fn set_kernel(cfg: &mut Config, key: &str, v: &Term) -> Result<(), St
                 _ => return Err(format!("connect_all must be true or false, got {v}")),
             }
         }
+        "prevent_overlapping_partitions" => {
+            k.prevent_overlapping_partitions = match v.as_atom() {
+                Some("true") => true,
+                Some("false") => false,
+                _ => return Err(format!("prevent_overlapping_partitions must be true or false, got {v}")),
+            }
+        }
         "dist_auto_connect" => {
             k.dist_auto_connect = match v.as_atom() {
                 Some("never") => AutoConnect::Never,
@@ -303,6 +310,9 @@ pub(crate) fn kernel_terms(k: &Kernel) -> Vec<(String, Term)> {
     }
     if !k.connect_all {
         out.push(("connect_all".into(), Term::atom("false")));
+    }
+    if !k.prevent_overlapping_partitions {
+        out.push(("prevent_overlapping_partitions".into(), Term::atom("false")));
     }
     match k.dist_auto_connect {
         AutoConnect::Always => {}

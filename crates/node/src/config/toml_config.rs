@@ -129,6 +129,7 @@ const KERNEL_KEYS: &[&str] = &[
     "net_ticktime",
     "net_setuptime",
     "connect_all",
+    "prevent_overlapping_partitions",
     "dist_auto_connect",
     "inet_dist_listen_min",
     "inet_dist_listen_max",

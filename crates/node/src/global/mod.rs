@@ -16,6 +16,7 @@
 //! the name of the smaller node instead of calling the resolve function.
 
 mod locker;
+mod partitions;
 mod table;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -101,11 +102,17 @@ struct Server {
     up: HashSet<Atom>,
     /// Lock holders and name owners we monitor.
     monitored: HashSet<Pid>,
+    /// `prevent_overlapping_partitions`.
+    prevent_overlap: bool,
+    /// `lost_connection` reports seen: (A, B) -> (creation of A, op id).
+    lost: HashMap<(Atom, Atom), (Term, Term)>,
+    /// Nodes being removed on purpose: their nodedown is not reported.
+    removing: HashSet<Atom>,
     next_tag: i64,
 }
 
 /// Starts `global_name_server` and its locker on `node`.
-pub(crate) fn start(node: &Node, connect_all: bool) -> Arc<Tables> {
+pub(crate) fn start(node: &Node, connect_all: bool, prevent_overlap: bool) -> Arc<Tables> {
     let tables = Arc::new(Tables::default());
     let me = node.process();
     let locker_proc = node.process();
@@ -128,6 +135,9 @@ pub(crate) fn start(node: &Node, connect_all: bool) -> Arc<Tables> {
         sessions: HashMap::new(),
         up: HashSet::new(),
         monitored: HashSet::new(),
+        prevent_overlap,
+        lost: HashMap::new(),
+        removing: HashSet::new(),
         next_tag: -576_460_752_303_423_488,
     };
     tokio::spawn(server.run());
@@ -183,8 +193,18 @@ impl Server {
             }
             [h, Term::Atom(n)] if h.is_atom("nodedown") => {
                 if self.up.remove(n) {
+                    let was_known = self.known.contains_key(n) || self.pending.contains_key(n);
+                    let removed = self.removing.remove(n);
                     self.handle_nodedown(n);
+                    if was_known && !removed {
+                        self.inform_connection_loss(n);
+                    }
                 }
+            }
+            [h, ..] if h.is_atom("lost_connection") => self.lost_connection(&m),
+            [h, Term::Atom(n)] if h.is_atom("remove_connection") => {
+                let n = n.clone();
+                self.remove_connection(&n);
             }
             [h, msg] if h.is_atom("$gen_cast") => {
                 let msg = msg.clone();

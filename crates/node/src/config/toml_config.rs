@@ -16,7 +16,7 @@
 //! `NODUS_KERNEL_<KEY>` / `NODUS_NODE_<KEY>` (upper case), holding a TOML
 //! value (`10000`, `true`, `["a@h"]`) or a bare string; node lists also
 //! take a comma-separated string. Other tables become the environment of
-//! the application they name.
+//! the application they name (`[apps.NAME]` for a name taken here).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -166,6 +166,28 @@ pub(crate) fn parse(
                     set_kernel(&mut cfg, k, &t).map_err(|m| ConfigError::new(path, at, m))?;
                 }
             }
+            "apps" => {
+                // `[apps.NAME]`: an application whose name is taken here
+                // (`node`, `kernel`, `apps`).
+                for (app, v) in entries {
+                    let at = Some(line_col(src, v.span().start));
+                    let Value::Table(t) = v.get_ref() else {
+                        return Err(ConfigError::new(
+                            path,
+                            at,
+                            format!("apps.{app} must be a table"),
+                        ));
+                    };
+                    let mut pairs = Vec::new();
+                    for (k, x) in t {
+                        pairs.push((
+                            k.clone(),
+                            to_term(x, false).map_err(|m| ConfigError::new(path, at, m))?,
+                        ));
+                    }
+                    cfg.env.push((app.clone(), pairs));
+                }
+            }
             app => {
                 let mut pairs = Vec::new();
                 for (k, v) in entries {
@@ -299,7 +321,11 @@ pub fn render(cfg: &Config) -> String {
         s.push_str(&format!("{k} = {}\n", toml_value(&v)));
     }
     for (app, params) in &cfg.env {
-        s.push_str(&format!("\n[{}]\n", key(app)));
+        if matches!(app.as_str(), "node" | "kernel" | "apps") {
+            s.push_str(&format!("\n[apps.{}]\n", key(app)));
+        } else {
+            s.push_str(&format!("\n[{}]\n", key(app)));
+        }
         for (k, v) in params {
             s.push_str(&format!("{} = {}\n", key(k), toml_value(v)));
         }

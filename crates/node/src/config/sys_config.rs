@@ -119,7 +119,7 @@ pub(crate) fn parse(path: &Path, src: &str, depth: usize) -> Result<Config, Conf
                     .map_err(|m| ConfigError::new(path, locate(src, k), m))?;
             }
         } else {
-            cfg.env.push((app.as_str().to_string(), pairs));
+            add_env(&mut cfg, app.as_str(), pairs);
         }
     }
     Ok(cfg)
@@ -141,8 +141,33 @@ fn include_path(from: &Path, file: &str) -> PathBuf {
 fn merge(into: &mut Config, other: Config) {
     // Later entries win, parameter by parameter, as in OTP.
     into.kernel = other.kernel;
-    into.env.extend(other.env);
-    into.unknown.extend(other.unknown);
+    for (app, pairs) in other.env {
+        add_env(into, &app, pairs);
+    }
+    for u in other.unknown {
+        if !into.unknown.contains(&u) {
+            into.unknown.push(u);
+        }
+    }
+}
+
+/// Adds parameters of `app`; a key given twice keeps its last value, as
+/// OTP merges application environments.
+fn add_env(cfg: &mut Config, app: &str, pairs: Vec<(String, Term)>) {
+    let i = match cfg.env.iter().position(|(a, _)| a == app) {
+        Some(i) => i,
+        None => {
+            cfg.env.push((app.to_string(), Vec::new()));
+            cfg.env.len() - 1
+        }
+    };
+    let env = &mut cfg.env[i].1;
+    for (k, v) in pairs {
+        match env.iter_mut().find(|(ek, _)| *ek == k) {
+            Some(slot) => slot.1 = v,
+            None => env.push((k, v)),
+        }
+    }
 }
 
 fn string_of(t: &Term) -> Option<String> {

@@ -83,15 +83,7 @@ fn unknown_parameters_are_warned_about_once_by_name() {
         "sys.config",
         "[{kernel, [{logger_level, info}, {logger_level, debug}, {sync_nodes_timeout, 100}]},\n {my_app, [{port, 4000}]}].\n",
     );
-    let mut n1 = w.nodus(&[
-        "start",
-        "--name",
-        "n1@127.0.0.1",
-        "--cookie",
-        "c",
-        "--config",
-        &cfg.to_string_lossy(),
-    ]);
+    let mut n1 = w.start("n1@127.0.0.1", &cfg);
     n1.wait_line("booted", BOOT);
     let warnings: Vec<&String> = n1
         .seen

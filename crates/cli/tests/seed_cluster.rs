@@ -103,61 +103,23 @@ fn a_third_node_that_lists_only_n1_is_connected_to_n2_as_well() {
 #[test]
 fn a_mixed_cluster_of_erl_and_nodus_nodes_forms_from_one_sys_config() {
     let w = World::new("mixed");
-    let all = w.file(
-        "sys.config",
-        "[{kernel,\n[\n{sync_nodes_optional, ['n1@127.0.0.1', 'n2@127.0.0.1', 'n3@127.0.0.1']},\n{sync_nodes_timeout, 10000}\n]}\n].\n",
-    );
-    let cfg = all
-        .to_string_lossy()
-        .trim_end_matches(".config")
-        .to_string();
-    let mut erl = w.erl(&[
-        "-name",
-        "n1@127.0.0.1",
-        "-setcookie",
-        "c",
-        "-config",
-        &cfg,
-        "-eval",
+    let (mut erl, _n2, _n3) = w.mixed_cluster(
         "io:format(\"erl booted ~p~n\", [nodes()]), \
          io:format(\"registered ~p~n\", [global:register_name(seed_name, self())]), \
          timer:sleep(120000), halt().",
-    ]);
-    let mut n2 = w.start("n2@127.0.0.1", &all);
-    let mut n3 = w.start("n3@127.0.0.1", &all);
-    erl.wait_line("erl booted", BOOT);
-    n2.wait_line("booted", BOOT);
-    n3.wait_line("booted", BOOT);
+    );
     // `nodus nodes` asks each node, erl included, for its nodes().
     w.wait_nodes("n1@127.0.0.1", &["n2@127.0.0.1", "n3@127.0.0.1"], BOOT);
     w.wait_nodes("n2@127.0.0.1", &["n1@127.0.0.1", "n3@127.0.0.1"], BOOT);
     w.wait_nodes("n3@127.0.0.1", &["n1@127.0.0.1", "n2@127.0.0.1"], BOOT);
     // global is in sync with the nodus nodes: erl can register a name
     // cluster-wide, and global:sync/0 returns.
-    let out = w.run(&[
-        "rpc",
-        "n1@127.0.0.1",
-        "global",
-        "sync",
-        "[]",
-        "--cookie",
-        "c",
-    ]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+    assert_eq!(w.rpc("n1@127.0.0.1", "global", "sync", "[]"), "ok");
     erl.wait_line("registered yes", BOOT);
     for n in ["n2@127.0.0.1", "n3@127.0.0.1"] {
         let deadline = Instant::now() + BOOT;
         loop {
-            let out = w.run(&[
-                "rpc",
-                n,
-                "global",
-                "whereis_name",
-                "[seed_name]",
-                "--cookie",
-                "c",
-            ]);
-            let s = String::from_utf8_lossy(&out.stdout).into_owned();
+            let s = w.rpc(n, "global", "whereis_name", "[seed_name]");
             if s.contains("#Pid<'n1@127.0.0.1'") {
                 break;
             }
@@ -273,47 +235,19 @@ fn a_lost_connection_reported_by_erl_makes_nodus_nodes_drop_the_lost_node() {
     // n3, n2 must not stay connected to n3, or n2 would sit in two
     // partitions that cannot see each other.
     let w = World::new("pop");
-    let all = w.file(
-        "sys.config",
-        "[{kernel, [{sync_nodes_optional, ['n1@127.0.0.1', 'n2@127.0.0.1', 'n3@127.0.0.1']}, {sync_nodes_timeout, 10000}]}].\n",
-    );
-    let mut erl = w.erl(&[
-        "-name",
-        "n1@127.0.0.1",
-        "-setcookie",
-        "c",
-        "-config",
-        &all.to_string_lossy(),
-        "-eval",
-        "io:format(\"erl booted~n\"), \
-         receive after 120000 -> ok end, halt().",
-    ]);
-    let mut n2 = w.start("n2@127.0.0.1", &all);
-    let mut n3 = w.start("n3@127.0.0.1", &all);
-    erl.wait_line("erl booted", BOOT);
-    n2.wait_line("booted", BOOT);
-    n3.wait_line("booted", BOOT);
+    let (_erl, mut n2, _n3) =
+        w.mixed_cluster("io:format(\"erl booted~n\"), timer:sleep(120000), halt().");
     w.wait_nodes("n2@127.0.0.1", &["n1@127.0.0.1", "n3@127.0.0.1"], BOOT);
-    let out = w.run(&[
-        "rpc",
-        "n1@127.0.0.1",
-        "global",
-        "sync",
-        "[]",
-        "--cookie",
-        "c",
-    ]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
-    let out = w.run(&[
-        "rpc",
-        "n1@127.0.0.1",
-        "erlang",
-        "disconnect_node",
-        "['n3@127.0.0.1']",
-        "--cookie",
-        "c",
-    ]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "true");
+    assert_eq!(w.rpc("n1@127.0.0.1", "global", "sync", "[]"), "ok");
+    assert_eq!(
+        w.rpc(
+            "n1@127.0.0.1",
+            "erlang",
+            "disconnect_node",
+            "['n3@127.0.0.1']"
+        ),
+        "true"
+    );
     n2.wait_line("nodedown 'n3@127.0.0.1'", BOOT);
     let deadline = Instant::now() + BOOT;
     loop {

@@ -198,6 +198,41 @@ impl World {
     }
 }
 
+impl World {
+    /// `nodus rpc NODE M F ARGS`: the printed result.
+    pub fn rpc(&self, node: &str, m: &str, f: &str, args: &str) -> String {
+        let out = self.run(&["rpc", node, m, f, args, "--cookie", "c"]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// A mixed cluster from one sys.config listing n1..n3: `erl` n1
+    /// (running `eval` once booted, which should print `erl booted`
+    /// first) and nodus n2 and n3, all booted.
+    pub fn mixed_cluster(&self, eval: &str) -> (Proc, Proc, Proc) {
+        let all = self.file(
+            "sys.config",
+            "[{kernel,\n[\n{sync_nodes_optional, ['n1@127.0.0.1', 'n2@127.0.0.1', 'n3@127.0.0.1']},\n{sync_nodes_timeout, 10000}\n]}\n].\n",
+        );
+        let mut erl = self.erl(&[
+            "-name",
+            "n1@127.0.0.1",
+            "-setcookie",
+            "c",
+            "-config",
+            &all.to_string_lossy(),
+            "-eval",
+            eval,
+        ]);
+        let mut n2 = self.start("n2@127.0.0.1", &all);
+        let mut n3 = self.start("n3@127.0.0.1", &all);
+        let boot = Duration::from_secs(60);
+        erl.wait_line("erl booted", boot);
+        n2.wait_line("booted", boot);
+        n3.wait_line("booted", boot);
+        (erl, n2, n3)
+    }
+}
+
 impl Drop for World {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.home);

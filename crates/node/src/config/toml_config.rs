@@ -48,6 +48,13 @@ fn line_col(src: &str, offset: usize) -> (u32, u32) {
     (line, col)
 }
 
+/// A name that becomes an atom (an application, a key).
+fn atom_of(name: &str) -> Result<Term, String> {
+    nodus_term::Atom::try_new(name)
+        .map(Term::Atom)
+        .map_err(|_| format!("{name:?} is longer than 255 characters"))
+}
+
 /// A TOML value as the term a `sys.config` would hold: strings are atoms
 /// in `[kernel]` (node names, `infinity`) and binaries elsewhere.
 fn to_term(v: &Value, strings_are_atoms: bool) -> Result<Term, String> {
@@ -69,7 +76,7 @@ fn to_term(v: &Value, strings_are_atoms: bool) -> Result<Term, String> {
             t.iter()
                 .map(|(k, x)| {
                     Ok(Term::Tuple(vec![
-                        Term::atom(k),
+                        atom_of(k)?,
                         to_term(x, strings_are_atoms)?,
                     ]))
                 })
@@ -178,8 +185,10 @@ pub(crate) fn parse(
                             format!("apps.{app} must be a table"),
                         ));
                     };
+                    atom_of(app).map_err(|m| ConfigError::new(path, at, m))?;
                     let mut pairs = Vec::new();
                     for (k, x) in t {
+                        atom_of(k).map_err(|m| ConfigError::new(path, at, m))?;
                         pairs.push((
                             k.clone(),
                             to_term(x, false).map_err(|m| ConfigError::new(path, at, m))?,
@@ -189,9 +198,11 @@ pub(crate) fn parse(
                 }
             }
             app => {
+                atom_of(app).map_err(|m| ConfigError::new(path, None, m))?;
                 let mut pairs = Vec::new();
                 for (k, v) in entries {
                     let at = Some(line_col(src, v.span().start));
+                    atom_of(k).map_err(|m| ConfigError::new(path, at, m))?;
                     pairs.push((
                         k.clone(),
                         to_term(v.get_ref(), false).map_err(|m| ConfigError::new(path, at, m))?,
@@ -221,6 +232,13 @@ pub(crate) fn parse(
 
 fn set_node(cfg: &mut Config, key: &str, v: &Value) -> Result<(), String> {
     let n = &mut cfg.node;
+    if let (Some("name" | "sname"), Value::String(s)) = (Some(key), v) {
+        if s.is_empty() || s.len() > 255 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!(
+                "{key} must be a node name such as n1@127.0.0.1, got {s:?}"
+            ));
+        }
+    }
     match (key, v) {
         ("name", Value::String(s)) => {
             n.name = Some(s.clone());

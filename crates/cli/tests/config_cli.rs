@@ -180,6 +180,14 @@ fn erlang_spellings_start_a_node_and_sigterm_stops_it_cleanly() {
     n1.wait_line("booted", BOOT);
     n2.wait_line("booted", BOOT);
     assert_eq!(w.nodes_of("n1@127.0.0.1"), vec!["n2@127.0.0.1"]);
+    // The name is taken while n1 runs: a second n1 gives up, saying so.
+    let out = w.run(&["start", "--name", "n1@127.0.0.1", "--cookie", "c"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("already registered"),
+        "{}",
+        stderr(&out)
+    );
     n2.signal("TERM");
     n2.wait_line("stopping", BOOT);
     let status = n2.child.wait().expect("wait");

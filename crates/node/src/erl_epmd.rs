@@ -83,9 +83,10 @@ pub async fn register(
                 creation: u32::from(creation),
                 stream: s,
             }),
-            Reply::Alive2X { .. } | Reply::Alive2 { .. } => Err(Error::Epmd(format!(
-                "the name {alive} is already registered with EPMD on port {epmd_port}"
-            ))),
+            Reply::Alive2X { .. } | Reply::Alive2 { .. } => Err(Error::NameTaken {
+                alive: alive.to_string(),
+                epmd_port,
+            }),
             other => Err(Error::Epmd(format!("unexpected EPMD reply {other:?}"))),
         }
     })

@@ -9,6 +9,14 @@ pub enum Error {
     /// EPMD refused or did not answer.
     #[error("EPMD: {0}")]
     Epmd(String),
+    /// Another node holds this name in EPMD.
+    #[error("the name {alive} is already registered with EPMD on port {epmd_port}")]
+    NameTaken {
+        /// The name before `@`.
+        alive: String,
+        /// The EPMD port.
+        epmd_port: u16,
+    },
     /// A bad node name.
     #[error("bad node name {0:?}: expected name@host")]
     BadName(String),

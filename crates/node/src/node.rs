@@ -31,7 +31,8 @@ fn down(reference: Term, object: Term, reason: Term) -> Term {
 
 /// Registers with the EPMD on `epmd_port`, starting an embedded one when
 /// none answers (as `erl` starts `epmd`). Another node may be starting one
-/// at the same moment: then its registration is retried.
+/// at the same moment, or a previous holder of the name may be going: then
+/// the registration is retried (for about 3 s).
 async fn register_or_embed(
     epmd_port: u16,
     alive: &str,
@@ -41,6 +42,9 @@ async fn register_or_embed(
     for _ in 0..20 {
         match erl_epmd::register("127.0.0.1", epmd_port, alive, port).await {
             Ok(r) => return Ok((r, None)),
+            // A previous instance that just died may still hold the name
+            // until EPMD sees its connection close: try again shortly.
+            Err(e @ Error::NameTaken { .. }) => last = Some(e),
             Err(Error::Io(e))
                 if matches!(
                     e.kind(),

@@ -34,6 +34,10 @@ pub struct Conn {
     id: u64,
     /// Both ends are published: the peer is in `nodes()`.
     pub(crate) visible: bool,
+    /// The peer's creation (its incarnation).
+    creation: u32,
+    /// Which end dialled.
+    dialled_by_us: bool,
     /// Frame layout for the negotiated flags (and the fragment sequence).
     sender: std::sync::Arc<std::sync::Mutex<Sender>>,
 }
@@ -141,9 +145,17 @@ pub async fn connect(node: &Node, peer: &str) -> Result<Conn, Error> {
             .ok_or_else(|| fail("the peer's connection did not complete".into()));
     }
     let result = drive(&mut sock, &mut hs, setup, |_| handshake::status::OK).await;
-    lock(&node.0.setups).dialling.remove(&peer_atom);
+    if result.is_err() {
+        lock(&node.0.setups).dialling.remove(&peer_atom);
+    }
     match result {
-        Ok(est) => Ok(install(node, sock, est.peer, est.flags, hs.take_leftover())),
+        Ok(est) => {
+            // Installed before the dial stops counting as in progress, so
+            // that no one sees a moment without either.
+            let conn = install(node, sock, &est, true, hs.take_leftover());
+            lock(&node.0.setups).dialling.remove(&peer_atom);
+            Ok(conn)
+        }
         Err(e) if e.contains("\"nok\"") => {
             // The peer is dialling us at the same time and keeps its own
             // attempt: wait for it to arrive.
@@ -262,7 +274,7 @@ pub(crate) async fn accept_loop(node: Node, listener: TcpListener) {
             match result {
                 Ok(est) => {
                     tracing::info!("{} connected from {addr}", est.peer);
-                    install(&node, sock, est.peer, est.flags, hs.take_leftover());
+                    install(&node, sock, &est, false, hs.take_leftover());
                 }
                 Err(e) => match &named {
                     Some(peer) => tracing::warn!("refused a connection from {peer} ({addr}): {e}"),
@@ -278,18 +290,52 @@ pub(crate) async fn accept_loop(node: Node, listener: TcpListener) {
 
 static NEXT_CONN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
-fn install(node: &Node, sock: TcpStream, peer: String, flags: u64, leftover: Vec<u8>) -> Conn {
+/// Which of two connections to the same incarnation of a peer both ends
+/// keep: the one dialled by the greater name (as on a simultaneous
+/// connect). True when `new` should replace `old`.
+fn replaces(me: &Atom, peer: &Atom, old: &Conn, new_dialled_by_us: bool) -> bool {
+    if old.creation != 0 && old.dialled_by_us != new_dialled_by_us {
+        let we_win = me.as_str() > peer.as_str();
+        return new_dialled_by_us == we_win;
+    }
+    // The peer restarted (a stale connection), or the same end dialled
+    // again: the newer one stays.
+    true
+}
+
+fn install(
+    node: &Node,
+    sock: TcpStream,
+    est: &handshake::Established,
+    dialled_by_us: bool,
+    leftover: Vec<u8>,
+) -> Conn {
     let (tx, rx) = mpsc::unbounded_channel();
     let id = NEXT_CONN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let visible = node.0.flags & flags & nodus_proto::flags::PUBLISHED != 0;
+    let visible = node.0.flags & est.flags & nodus_proto::flags::PUBLISHED != 0;
     let conn = Conn {
         tx,
         id,
         visible,
-        sender: std::sync::Arc::new(std::sync::Mutex::new(Sender::new(flags))),
+        creation: est.peer_creation,
+        dialled_by_us,
+        sender: std::sync::Arc::new(std::sync::Mutex::new(Sender::new(est.flags))),
     };
-    let peer_atom = Atom::try_new(&peer).unwrap_or_else(|_| Atom::new("invalid@name"));
-    lock(&node.0.conns).insert(peer_atom.clone(), conn.clone());
+    let peer_atom = Atom::try_new(&est.peer).unwrap_or_else(|_| Atom::new("invalid@name"));
+    {
+        let mut conns = lock(&node.0.conns);
+        if let Some(old) = conns.get(&peer_atom) {
+            if old.creation == est.peer_creation
+                && !replaces(node.name(), &peer_atom, old, dialled_by_us)
+            {
+                // A second connection to the same incarnation: both ends
+                // keep the other one; this socket is closed.
+                tracing::debug!("{peer_atom}: duplicate connection dropped");
+                return old.clone();
+            }
+        }
+        conns.insert(peer_atom.clone(), conn.clone());
+    }
     lock(&node.0.ever_connected).insert(peer_atom.as_str().to_string());
     node.node_event("nodeup", &peer_atom);
     let (rd, wr) = sock.into_split();
@@ -307,11 +353,32 @@ fn install(node: &Node, sock: TcpStream, peer: String, flags: u64, leftover: Vec
             }
             ours
         };
-        if ours {
+        if ours && !replaced_soon(&node, &peer_atom).await {
             node.connection_lost(&peer_atom);
         }
     });
     conn
+}
+
+/// A connection closed while another handshake with the same peer is
+/// under way (the peer dropped it for the other one): waits for that
+/// handshake, and says whether it brought a new connection, in which case
+/// the peer never went down.
+async fn replaced_soon(node: &Node, peer: &Atom) -> bool {
+    let deadline = tokio::time::Instant::now() + node.0.setup_time;
+    loop {
+        let in_progress = {
+            let st = lock(&node.0.setups);
+            st.dialling.contains(peer) || st.accepting.contains(peer)
+        };
+        if lock(&node.0.conns).contains_key(peer) {
+            return true;
+        }
+        if !in_progress || tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 async fn writer(

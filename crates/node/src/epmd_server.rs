@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use nodus_proto::epmd::{encode_names, NodeEntry, Reply, Request};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// Largest request accepted (a name of 255 bytes and some extra).
 const MAX_REQUEST: usize = 1024;
@@ -30,7 +30,7 @@ impl EpmdServer {
     /// Binds `0.0.0.0:port` and serves until [`EpmdServer::stop`] or the
     /// runtime ends.
     pub async fn start(port: u16) -> std::io::Result<EpmdServer> {
-        let listener = TcpListener::bind(("0.0.0.0", port)).await?;
+        let listener = crate::node::listen(std::net::Ipv4Addr::UNSPECIFIED.into(), port)?;
         let port = listener.local_addr()?.port();
         let (stop, _) = tokio::sync::watch::channel(false);
         let server = EpmdServer {

@@ -103,15 +103,31 @@ async fn keep_registered(node: Node, alive: String, mut stream: TcpStream) {
     }
 }
 
+/// The listen backlog: a burst of connections (a whole cluster booting,
+/// every node asking EPMD) must not overflow it, or the kernel drops SYNs
+/// and each dropped one costs a 1 s retransmission.
+pub(crate) const BACKLOG: u32 = 4096;
+
+/// Listens on `ip:port` with [`BACKLOG`].
+pub(crate) fn listen(ip: std::net::IpAddr, port: u16) -> std::io::Result<TcpListener> {
+    let sock = match ip {
+        std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    sock.set_reuseaddr(true)?;
+    sock.bind((ip, port).into())?;
+    sock.listen(BACKLOG)
+}
+
 /// Binds the distribution listener on `ip`, on the first free port of
 /// `min..=max` (`(0, 0)`: any port).
 async fn bind(ip: std::net::IpAddr, (min, max): (u16, u16)) -> Result<TcpListener, Error> {
     if min == 0 && max == 0 {
-        return Ok(TcpListener::bind((ip, 0)).await?);
+        return Ok(listen(ip, 0)?);
     }
     let mut last = None;
     for port in min..=max {
-        match TcpListener::bind((ip, port)).await {
+        match listen(ip, port) {
             Ok(l) => return Ok(l),
             Err(e) => last = Some(e),
         }

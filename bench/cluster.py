@@ -108,7 +108,9 @@ def main():
     print("|---:|---:|---:|---:|---:|---:|")
     for n in sizes:
         nf, nr = run("nodus", n, nodus)
+        time.sleep(3)  # let the previous run's processes and sockets go
         bf, br = run("beam", n, nodus)
+        time.sleep(3)
         ratio = f"{bf / nf:.1f}x" if nf and bf else "-"
         fmt = lambda x: f"{x:.2f}" if x is not None else "did not form"
         fmr = lambda x: f"{x:.1f}" if x is not None else "-"

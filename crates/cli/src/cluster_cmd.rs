@@ -41,7 +41,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
     }
     let text = default_sys_config(args.nodes);
     let cfg = Config::from_sys_config(std::path::Path::new("<embedded sys.config>"), &text)?;
-    println!("embedded sys.config:\n{text}");
+    say!("embedded sys.config:\n{text}");
     let cookie = args
         .cookie
         .unwrap_or_else(|| format!("nodus{:016x}", rand_u64()));
@@ -54,7 +54,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
             boots.push(tokio::spawn(async move {
                 let node = b.start().await?;
                 nodus::kernel_config::sync_nodes(&node, &kernel).await?;
-                println!(
+                say!(
                     "node {name} booted; nodes: {}",
                     node_list_text(&node.nodes())
                 );
@@ -65,12 +65,12 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
         for b in boots {
             nodes.push(b.await??);
         }
-        println!("cluster formed:");
+        say!("cluster formed:");
         for n in &nodes {
-            println!("  {} Node.list = {}", n.name(), node_list_text(&n.nodes()));
+            say!("  {} Node.list = {}", n.name(), node_list_text(&n.nodes()));
         }
         if !args.exit {
-            println!("running; Ctrl-C to stop");
+            say!("running; Ctrl-C to stop");
             tokio::signal::ctrl_c().await?;
         }
         for n in &nodes {

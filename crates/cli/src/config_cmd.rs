@@ -37,34 +37,35 @@ pub fn run(cmd: ConfigCmd) -> anyhow::Result<()> {
                 Some(other) => anyhow::bail!("--to {other}: expected sys or toml"),
                 None => !is_toml,
             };
-            print!(
-                "{}",
-                if to_toml {
-                    render_toml(&cfg)
-                } else {
-                    render_sys_config(&cfg)
-                }
-            );
+            let text = if to_toml {
+                render_toml(&cfg)
+            } else {
+                render_sys_config(&cfg)
+            };
+            {
+                use std::io::Write as _;
+                let _ = std::io::stdout().write_all(text.as_bytes());
+            }
             Ok(())
         }
         ConfigCmd::Check { file } => {
             let cfg = Config::load(&file)?;
-            println!("{}: ok", file.display());
+            say!("{}: ok", file.display());
             let k = &cfg.kernel;
             if let Some(n) = &cfg.node.name {
-                println!(
+                say!(
                     "  node name: {n}{}",
                     if cfg.node.short_names { " (short)" } else { "" }
                 );
             }
-            println!("  sync_nodes_optional: {:?}", k.sync_nodes_optional);
-            println!("  sync_nodes_mandatory: {:?}", k.sync_nodes_mandatory);
+            say!("  sync_nodes_optional: {:?}", k.sync_nodes_optional);
+            say!("  sync_nodes_mandatory: {:?}", k.sync_nodes_mandatory);
             match k.sync_nodes_timeout {
-                Some(t) => println!("  sync_nodes_timeout: {t:?}"),
-                None => println!("  sync_nodes_timeout: not set (the boot does not wait)"),
+                Some(t) => say!("  sync_nodes_timeout: {t:?}"),
+                None => say!("  sync_nodes_timeout: not set (the boot does not wait)"),
             }
             for u in &cfg.unknown {
-                println!("  warning: kernel parameter {u} is not implemented by nodus; ignored");
+                say!("  warning: kernel parameter {u} is not implemented by nodus; ignored");
             }
             Ok(())
         }

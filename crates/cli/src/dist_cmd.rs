@@ -81,7 +81,7 @@ pub fn rpc(args: RpcArgs) -> anyhow::Result<()> {
             .rpc(&args.node, &args.module, &args.function, list, t)
             .await;
         node.shutdown();
-        println!("{}", r?);
+        say!("{}", r?);
         Ok(())
     })
 }
@@ -92,7 +92,7 @@ pub fn ping(args: PingArgs) -> anyhow::Result<bool> {
     runtime()?.block_on(async {
         let node = hidden_node(&args.node, args.cookie, args.epmd_port).await?;
         let pong = node.ping(&args.node).await;
-        println!("{}", if pong { "pong" } else { "pang" });
+        say!("{}", if pong { "pong" } else { "pang" });
         node.shutdown();
         Ok(pong)
     })
@@ -132,8 +132,8 @@ pub fn nodes(args: NodesArgs) -> anyhow::Result<()> {
         };
         for n in list {
             match n.as_atom() {
-                Some(a) => println!("{a}"),
-                None => println!("{n}"),
+                Some(a) => say!("{a}"),
+                None => say!("{n}"),
             }
         }
         Ok(())

@@ -5,6 +5,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `println!` that does not panic when stdout is gone (a closed pipe, a
+/// daemon's closed terminal): the line is dropped.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 mod cluster_cmd;
 mod config_cmd;
 mod dist_cmd;

@@ -217,7 +217,7 @@ fn print_node_events(node: &nodus::Node) {
                     shown.remove(peer)
                 };
                 if show {
-                    println!("{} {peer}", what.as_atom().unwrap_or("?"));
+                    say!("{} {peer}", what.as_atom().unwrap_or("?"));
                 }
             }
         }
@@ -249,7 +249,7 @@ pub fn start(args: StartArgs) -> anyhow::Result<()> {
         };
         if flagless {
             let cookie_file = nodus::cookie::cookie_path()?;
-            println!(
+            say!(
                 "nodus: no name given: starting as {name} (short name), cookie from {}",
                 cookie_file.display()
             );
@@ -277,12 +277,12 @@ pub fn start(args: StartArgs) -> anyhow::Result<()> {
                 anyhow::bail!("{name}: boot failed: {e}");
             }
         }
-        println!(
+        say!(
             "node {name} booted; nodes: {}",
             node_list_text(&node.nodes())
         );
         wait_for_signal().await?;
-        println!("node {name} stopping");
+        say!("node {name} stopping");
         node.shutdown();
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         Ok(())

@@ -213,3 +213,24 @@ fn with_no_flags_it_starts_on_a_default_short_name_and_the_home_cookie() {
     let text = std::fs::read_to_string(&cookie).expect("cookie created");
     assert!(text.len() >= 16, "{text:?}");
 }
+
+#[test]
+fn the_readme_main_command_forms_a_local_cluster() {
+    let w = World::new("cluster");
+    let epmd = w.epmd.to_string();
+    let out = w.run(&["cluster", "--nodes", "3", "--exit", "--epmd-port", &epmd]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("{sync_nodes_optional, ['n1@127.0.0.1', 'n2@127.0.0.1', 'n3@127.0.0.1']}"),
+        "{text}"
+    );
+    for (me, others) in [
+        ("n1", "['n2@127.0.0.1', 'n3@127.0.0.1']"),
+        ("n2", "['n1@127.0.0.1', 'n3@127.0.0.1']"),
+        ("n3", "['n1@127.0.0.1', 'n2@127.0.0.1']"),
+    ] {
+        let line = format!("'{me}@127.0.0.1' Node.list = {others}");
+        assert!(text.contains(&line), "{line} not in {text}");
+    }
+}

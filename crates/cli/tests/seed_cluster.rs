@@ -261,3 +261,22 @@ fn a_lost_connection_reported_by_erl_makes_nodus_nodes_drop_the_lost_node() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[test]
+fn an_infinite_timeout_waits_for_every_listed_node() {
+    let w = World::new("infinity");
+    let cfg = w.file(
+        "inf.config",
+        "[{kernel, [{sync_nodes_optional, ['n1@127.0.0.1', 'n2@127.0.0.1']}, {sync_nodes_timeout, infinity}]}].\n",
+    );
+    let mut n1 = w.start("n1@127.0.0.1", &cfg);
+    // Still waiting after 3 s: infinity waits until every node is up.
+    std::thread::sleep(Duration::from_secs(3));
+    while let Ok(l) = n1.lines.try_recv() {
+        assert!(!l.contains("booted"), "booted without n2: {l}");
+    }
+    let mut n2 = w.start("n2@127.0.0.1", &seed());
+    n2.wait_line("booted", BOOT);
+    let line = n1.wait_line("booted", BOOT);
+    assert!(line.contains("nodes: ['n2@127.0.0.1']"), "{line}");
+}

@@ -103,6 +103,8 @@ struct Server {
     up: HashSet<Atom>,
     /// Lock holders and name owners we monitor.
     monitored: HashSet<Pid>,
+    /// A lock or a name may have been added since owners were watched.
+    owners_dirty: bool,
     /// `prevent_overlapping_partitions`.
     prevent_overlap: bool,
     /// `lost_connection` reports seen: (A, B) -> (creation of A, op id).
@@ -136,6 +138,7 @@ pub(crate) fn start(node: &Node, connect_all: bool, prevent_overlap: bool) -> Ar
         sessions: HashMap::new(),
         up: HashSet::new(),
         monitored: HashSet::new(),
+        owners_dirty: false,
         prevent_overlap,
         lost: HashMap::new(),
         removing: HashSet::new(),
@@ -283,6 +286,9 @@ impl Server {
     /// Monitors every process that holds a lock or a name here, so that
     /// its end releases them (OTP monitors them the same way).
     async fn watch_owners(&mut self) {
+        if !std::mem::take(&mut self.owners_dirty) {
+            return;
+        }
         for pid in self.tables.owners() {
             if self.monitored.insert(pid.clone()) {
                 self.me.monitor(&Term::from(pid)).await;
@@ -423,6 +429,9 @@ impl Server {
     }
 
     async fn handle_call(&mut self, call: Call) {
+        // Calls take locks and register names (and are rare): look for
+        // new owners to monitor afterwards.
+        self.owners_dirty = true;
         let caller = match call.from.as_tuple() {
             Some([Term::Pid(p), _]) => (**p).clone(),
             _ => return,

@@ -305,7 +305,8 @@ impl Server {
         }
     }
 
-    pub(super) fn do_ops(&self, ops: &[Term]) {
+    pub(super) fn do_ops(&mut self, ops: &[Term]) {
+        self.owners_dirty |= !ops.is_empty();
         for op in ops {
             match op.as_tuple() {
                 Some([h, ins]) if h.is_atom("insert") => {

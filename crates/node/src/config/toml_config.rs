@@ -310,10 +310,23 @@ fn key(k: &str) -> String {
         && k.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if bare {
-        k.to_string()
-    } else {
-        Value::String(k.to_string()).to_string()
+        return k.to_string();
     }
+    // A basic string on one line (a key cannot be a multi-line string).
+    let mut q = String::from("\"");
+    for c in k.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            '\n' => q.push_str("\\n"),
+            '\t' => q.push_str("\\t"),
+            '\r' => q.push_str("\\r"),
+            c if c.is_control() => q.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
 }
 
 /// The configuration as a `nodus.toml`.

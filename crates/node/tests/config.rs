@@ -90,6 +90,12 @@ fn wrong_types_name_the_parameter_and_where_it_is() {
             4,
         ),
         ("[{kernel, [{net_ticktime, -1}]}].", "net_ticktime", 1, 13),
+        (
+            "[{kernel, [{net_ticktime, 9223372036854775807}]}].",
+            "net_ticktime",
+            1,
+            13,
+        ),
         ("[{kernel, [{connect_all, yes}]}].", "connect_all", 1, 13),
         (
             "[{kernel, [{dist_auto_connect, sometimes}]}].",

@@ -9,6 +9,9 @@ use nodus_term::{text, Term};
 use super::{read_file, Config, ConfigError, Kernel, SyncTimeout};
 use crate::net_kernel::AutoConnect;
 
+/// The largest `net_ticktime`: Erlang timers hold at most 2^31 ms.
+const MAX_TICKTIME: i64 = 2_147_483;
+
 /// How deep `sys.config` files may include each other.
 const MAX_INCLUDE: usize = 8;
 
@@ -247,8 +250,8 @@ pub(crate) fn set_kernel(cfg: &mut Config, key: &str, v: &Term) -> Result<(), St
         }
         "net_ticktime" => {
             k.net_ticktime = match v {
-                Term::Int(i) if *i > 0 => *i as u64,
-                _ => return Err(format!("net_ticktime must be a positive integer (seconds), got {v}")),
+                Term::Int(i) if *i > 0 && *i <= MAX_TICKTIME => *i as u64,
+                _ => return Err(format!("net_ticktime must be a positive integer of seconds up to {MAX_TICKTIME}, got {v}")),
             }
         }
         "net_setuptime" => {

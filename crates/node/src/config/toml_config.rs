@@ -65,7 +65,8 @@ fn to_term(v: &Value, strings_are_atoms: bool) -> Result<Term, String> {
         ),
         Value::String(s) => Term::binary(s.as_bytes()),
         Value::Integer(i) => Term::Int(*i),
-        Value::Float(f) => Term::Float(*f),
+        Value::Float(f) if f.is_finite() => Term::Float(*f),
+        Value::Float(f) => return Err(format!("{f} is not a number Erlang can hold")),
         Value::Boolean(b) => Term::atom(if *b { "true" } else { "false" }),
         Value::Array(a) => Term::List(
             a.iter()

@@ -6,6 +6,10 @@
 //! gen_server calls with `ok`). `dist_bench client NAME COOKIE EPMD_PORT
 //! PEER` measures against a peer running the same services (nodus or
 //! `bench/dist_bench.erl`) and prints `result <metric> <value>` lines.
+//!
+//! Environment: `NODUS_RUNTIME=current` (one thread instead of two
+//! workers), `NODUS_BUSY_POLL_US=N` (the busy-poll window, see
+//! `NodeBuilder::busy_poll`), `NODUS_BENCH_ONLY=small,1KiB,1MiB,rtt,call` (only these phases).
 
 use std::time::{Duration, Instant};
 
@@ -48,12 +52,14 @@ async fn run() {
         std::process::exit(2);
     }
     let epmd: u16 = a[3].parse().unwrap_or(4369);
-    let node = match Node::builder(a[1].clone())
-        .cookie(a[2].clone())
-        .epmd_port(epmd)
-        .start()
-        .await
+    let mut builder = Node::builder(a[1].clone());
+    if let Some(us) = std::env::var("NODUS_BUSY_POLL_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
     {
+        builder = builder.busy_poll(Duration::from_micros(us));
+    }
+    let node = match builder.cookie(a[2].clone()).epmd_port(epmd).start().await {
         Ok(n) => n,
         Err(e) => {
             eprintln!("dist_bench: {e}");
@@ -62,7 +68,12 @@ async fn run() {
     };
     match (a[0].as_str(), a.get(4)) {
         ("server", _) => server(&node).await,
-        ("client", Some(peer)) => client(&node, peer).await,
+        ("client", Some(peer)) => {
+            // The client is a process like any other: a task on the
+            // runtime's workers, not the thread that started the runtime.
+            let (node, peer) = (node.clone(), peer.clone());
+            let _ = tokio::spawn(async move { client(&node, &peer).await }).await;
+        }
         _ => std::process::exit(2),
     }
 }
@@ -118,6 +129,8 @@ async fn client(node: &Node, peer: &str) {
         eprintln!("dist_bench: {peer} does not answer");
         std::process::exit(1);
     }
+    let only = std::env::var("NODUS_BENCH_ONLY").unwrap_or_default();
+    let run = |phase: &str| only.is_empty() || only.split(',').any(|p| p == phase);
     let mut one_way = async |label: &str, msg: Term, n: usize, bytes: usize| {
         let t0 = Instant::now();
         for _ in 0..n {
@@ -150,16 +163,27 @@ async fn client(node: &Node, peer: &str) {
             );
         }
     };
-    one_way(
-        "small",
-        Term::Tuple(vec![Term::atom("hello"), Term::Int(42)]),
-        SMALL,
-        0,
-    )
-    .await;
-    one_way("1KiB", Term::binary(vec![1u8; 1024]), KIB, 1024).await;
-    one_way("1MiB", Term::binary(vec![1u8; 1 << 20]), MIB, 1 << 20).await;
+    if run("small") {
+        let small = Term::Tuple(vec![Term::atom("hello"), Term::Int(42)]);
+        one_way("small", small, SMALL, 0).await;
+    }
+    if run("1KiB") {
+        one_way("1KiB", Term::binary(vec![1u8; 1024]), KIB, 1024).await;
+    }
+    if run("1MiB") {
+        one_way("1MiB", Term::binary(vec![1u8; 1 << 20]), MIB, 1 << 20).await;
+    }
+    if run("rtt") {
+        ping_pong(node, &mut me, peer).await;
+    }
+    if run("call") {
+        calls(&mut me, peer).await;
+    }
+    node.shutdown();
+}
 
+async fn ping_pong(node: &Node, me: &mut nodus::Process, peer: &str) {
+    let pid = me.pid().clone();
     let mut lat = Vec::with_capacity(RTT);
     for i in 0..RTT {
         let t0 = Instant::now();
@@ -173,7 +197,9 @@ async fn client(node: &Node, peer: &str) {
     }
     println!("result rtt_p50_us {:.1}", pct(lat.clone(), 0.5));
     println!("result rtt_p99_us {:.1}", pct(lat, 0.99));
+}
 
+async fn calls(me: &mut nodus::Process, peer: &str) {
     let target = Term::Tuple(vec![Term::atom("srv"), Term::atom(peer)]);
     let mut lat = Vec::with_capacity(RTT);
     for _ in 0..RTT {
@@ -185,5 +211,4 @@ async fn client(node: &Node, peer: &str) {
     }
     println!("result call_p50_us {:.1}", pct(lat.clone(), 0.5));
     println!("result call_p99_us {:.1}", pct(lat, 0.99));
-    node.shutdown();
 }

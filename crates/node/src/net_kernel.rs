@@ -17,12 +17,26 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
+use crate::dist_queue::Outgoing;
 use crate::erl_epmd;
 use crate::error::Error;
 use crate::node::{lock, Node};
 
 /// Largest frame accepted from a peer (see [`dist::DEFAULT_MAX_FRAME`]).
 pub const MAX_FRAME: usize = dist::DEFAULT_MAX_FRAME;
+
+/// Default busy-poll window of a connection's reader (see
+/// [`crate::NodeBuilder::busy_poll`]).
+pub const BUSY_POLL: Duration = Duration::from_micros(50);
+
+/// Default `dist_buf_busy_limit` (see
+/// [`crate::NodeBuilder::dist_buf_busy_limit`]).
+pub const BUSY_LIMIT: usize = 4 << 20;
+
+/// Bytes a reader asks the socket for at once: from 64 KiB while traffic
+/// is light up to 4 MiB while a peer streams big messages.
+const MIN_READ: usize = 64 * 1024;
+const MAX_READ: usize = 4 << 20;
 
 /// Most bytes the writer gathers into one write.
 const BATCH: usize = 256 * 1024;
@@ -40,18 +54,51 @@ pub struct Conn {
     dialled_by_us: bool,
     /// Frame layout for the negotiated flags (and the fragment sequence).
     sender: std::sync::Arc<std::sync::Mutex<Sender>>,
+    /// Bytes waiting for the writer, and big buffers it hands back.
+    out: std::sync::Arc<Outgoing>,
 }
 
 impl Conn {
     /// Queues a message (as one frame, or as fragments).
     pub fn send(&self, control: &Control, payload: Option<&Term>) -> Result<(), Error> {
-        let mut buf = Vec::new();
+        let hint = size_hint(payload);
+        let mut buf = if hint >= BATCH {
+            self.out.take(hint)
+        } else {
+            Vec::with_capacity(hint)
+        };
         lock(&self.sender).encode(&mut buf, control, payload)?;
+        let len = buf.len();
         self.tx.send(buf).map_err(|_| Error::Connect {
             node: String::new(),
             reason: "connection closed".into(),
-        })
+        })?;
+        self.out.queued(len);
+        Ok(())
     }
+
+    /// Waits while more than `limit` bytes wait to be written (a busy
+    /// connection, as BEAM's `busy_dist_port`): what a process sends
+    /// queues at most about that much memory.
+    pub async fn not_busy(&self, limit: usize) {
+        self.out.below(limit).await;
+    }
+}
+
+/// Room to reserve for a frame: enough for the usual small message, and
+/// for a big binary (alone or in a tuple) without regrowing.
+fn size_hint(payload: Option<&Term>) -> usize {
+    let big = |t: &Term| match t {
+        Term::Binary(b) => b.len(),
+        _ => 0,
+    };
+    let inner = match payload {
+        Some(Term::Tuple(items)) => items.iter().map(big).sum(),
+        Some(t) => big(t),
+        None => 0,
+    };
+    // Fragment headers add 22 bytes per 64 KiB.
+    256 + inner + inner / 2048
 }
 
 fn hs_config(node: &Node) -> Config {
@@ -320,6 +367,7 @@ fn install(
         creation: est.peer_creation,
         dialled_by_us,
         sender: std::sync::Arc::new(std::sync::Mutex::new(Sender::new(est.flags))),
+        out: std::sync::Arc::default(),
     };
     let peer_atom = Atom::try_new(&est.peer).unwrap_or_else(|_| Atom::new("invalid@name"));
     {
@@ -340,7 +388,7 @@ fn install(
     node.node_event("nodeup", &peer_atom);
     let (rd, wr) = sock.into_split();
     let tick = node.0.ticktime / 4;
-    tokio::spawn(writer(wr, rx, tick));
+    tokio::spawn(writer(wr, rx, tick, conn.out.clone()));
     let node = node.clone();
     tokio::spawn(async move {
         let reason = reader(&node, rd, leftover, &peer_atom).await;
@@ -385,13 +433,20 @@ async fn writer(
     mut wr: tokio::net::tcp::OwnedWriteHalf,
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
     tick: Duration,
+    out: std::sync::Arc<Outgoing>,
 ) {
     let mut buf = Vec::with_capacity(BATCH);
     loop {
         let first = match tokio::time::timeout(tick, rx.recv()).await {
             Ok(Some(f)) => f,
             Ok(None) => return,
-            Err(_) => vec![0, 0, 0, 0],
+            Err(_) => {
+                // Idle for a quarter of the ticktime: a tick (not queued).
+                if wr.write_all(&[0, 0, 0, 0]).await.is_err() {
+                    return;
+                }
+                continue;
+            }
         };
         // A large frame goes out as it is; small ones are gathered into
         // one write.
@@ -399,6 +454,8 @@ async fn writer(
             if wr.write_all(&first).await.is_err() {
                 return;
             }
+            out.written(first.len());
+            out.give(first);
             continue;
         }
         buf.clear();
@@ -409,6 +466,8 @@ async fn writer(
                     if wr.write_all(&buf).await.is_err() || wr.write_all(&f).await.is_err() {
                         return;
                     }
+                    out.written(buf.len() + f.len());
+                    out.give(f);
                     buf.clear();
                     break;
                 }
@@ -416,8 +475,11 @@ async fn writer(
                 Err(_) => break,
             }
         }
-        if !buf.is_empty() && wr.write_all(&buf).await.is_err() {
-            return;
+        if !buf.is_empty() {
+            if wr.write_all(&buf).await.is_err() {
+                return;
+            }
+            out.written(buf.len());
         }
     }
 }
@@ -432,6 +494,7 @@ async fn reader(
     let mut receiver = Receiver::new(node.0.max_message, Limits::DEFAULT);
     frames.extend(&leftover);
     let ticktime = node.0.ticktime;
+    let mut room = MIN_READ;
     loop {
         loop {
             match frames.next_frame() {
@@ -445,16 +508,74 @@ async fn reader(
                 Err(e) => return format!("bad frame: {e}"),
             }
         }
-        // Nothing at all for a whole ticktime: the peer is gone.
-        match tokio::time::timeout(ticktime, rd.read_buf(frames.spare(64 * 1024))).await {
-            Ok(Ok(0)) => return "closed by peer".into(),
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => return e.to_string(),
-            Err(_) => return format!("no traffic for {}s (net_ticktime)", ticktime.as_secs()),
+        // Busy-poll only between messages: the rest of a message that is
+        // on its way comes at the sender's pace, and a spinning reader
+        // would take the CPU a sender on the same machine needs.
+        let between = frames.buffered() == 0 && !receiver.has_partial();
+        let spin = if between {
+            node.0.busy_poll
+        } else {
+            Duration::ZERO
+        };
+        match read_more(&mut rd, &mut frames, room, spin, ticktime).await {
+            // A read that filled the room: the peer is streaming, read
+            // more at once; a short one: back towards the small buffer.
+            Ok(n) if n >= room => room = (room * 2).min(MAX_READ),
+            Ok(n) if n < room / 4 => room = (room / 2).max(MIN_READ),
+            Ok(_) => {}
+            Err(reason) => return reason,
+        }
+        if room == MIN_READ {
+            frames.shrink(4 * MIN_READ);
         }
         if !lock(&node.0.conns).contains_key(peer) {
             return "shut down".into();
         }
+    }
+}
+
+/// Reads what the socket has into `frames`. First it polls for up to
+/// `spin`, yielding to the runtime between polls (a reply to what we just
+/// sent often comes within microseconds, sooner than a sleeping thread
+/// wakes); then it sleeps until data comes. Nothing at all for a whole
+/// `ticktime` means the peer is gone.
+async fn read_more(
+    rd: &mut tokio::net::tcp::OwnedReadHalf,
+    frames: &mut FrameReader,
+    room: usize,
+    spin: Duration,
+    ticktime: Duration,
+) -> Result<usize, String> {
+    if !spin.is_zero() {
+        let until = std::time::Instant::now() + spin;
+        loop {
+            match rd.try_read_buf(frames.spare(room)) {
+                Ok(0) => return Err("closed by peer".into()),
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e.to_string()),
+            }
+            if std::time::Instant::now() >= until {
+                break;
+            }
+            // Until the socket is readable or the runtime's next turn
+            // (which asks the kernel about every socket at once); the
+            // processes that were just handed messages run meanwhile.
+            tokio::select! {
+                biased;
+                r = rd.readable() => r.map_err(|e| e.to_string())?,
+                () = tokio::task::yield_now() => {}
+            }
+        }
+    }
+    match tokio::time::timeout(ticktime, rd.read_buf(frames.spare(room))).await {
+        Ok(Ok(0)) => Err("closed by peer".into()),
+        Ok(Ok(n)) => Ok(n),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "no traffic for {}s (net_ticktime)",
+            ticktime.as_secs()
+        )),
     }
 }
 

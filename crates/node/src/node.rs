@@ -151,6 +151,8 @@ pub struct NodeBuilder {
     ticktime: Duration,
     setup_time: Duration,
     max_message: usize,
+    busy_poll: Duration,
+    busy_limit: usize,
     connect_all: bool,
     prevent_overlapping_partitions: bool,
     auto_connect: net_kernel::AutoConnect,
@@ -196,6 +198,26 @@ impl NodeBuilder {
     /// a bigger one closes that connection.
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.max_message = bytes;
+        self
+    }
+
+    /// How long a connection keeps polling its socket after data arrived
+    /// before it sleeps until the kernel wakes it (default 50 µs; zero
+    /// turns it off). Like BEAM's scheduler busy-wait (`+sbwt`), it trades
+    /// a little CPU after each burst of traffic for the round-trip time of
+    /// request/reply traffic: a reply that comes within the window is read
+    /// without the wake-up of a sleeping thread.
+    pub fn busy_poll(mut self, window: Duration) -> Self {
+        self.busy_poll = window;
+        self
+    }
+
+    /// `dist_buf_busy_limit` (`+zdbbl`; default 4 MiB, BEAM's is 1 MiB):
+    /// a process that sends to another node waits while more than this
+    /// many bytes are queued for that connection, so a fast sender cannot
+    /// fill memory faster than the network drains it.
+    pub fn dist_buf_busy_limit(mut self, bytes: usize) -> Self {
+        self.busy_limit = bytes;
         self
     }
 
@@ -264,6 +286,8 @@ impl NodeBuilder {
             ticktime: self.ticktime,
             setup_time: self.setup_time,
             max_message: self.max_message,
+            busy_poll: self.busy_poll,
+            busy_limit: self.busy_limit,
             auto_connect: self.auto_connect,
             ever_connected: Mutex::default(),
             next_id: AtomicU32::new(1),
@@ -309,6 +333,8 @@ pub(crate) struct Inner {
     pub(crate) ticktime: Duration,
     pub(crate) setup_time: Duration,
     pub(crate) max_message: usize,
+    pub(crate) busy_poll: Duration,
+    pub(crate) busy_limit: usize,
     pub(crate) auto_connect: net_kernel::AutoConnect,
     /// Nodes connected at least once (for `dist_auto_connect = once`).
     pub(crate) ever_connected: Mutex<std::collections::HashSet<String>>,
@@ -362,6 +388,8 @@ impl Node {
             ticktime: Duration::from_secs(60),
             setup_time: Duration::from_secs(7),
             max_message: net_kernel::MAX_FRAME,
+            busy_poll: net_kernel::BUSY_POLL,
+            busy_limit: net_kernel::BUSY_LIMIT,
         }
     }
 
@@ -589,7 +617,9 @@ impl Node {
                 alias: alias.clone(),
             },
             Some(&msg),
-        )
+        )?;
+        conn.not_busy(self.0.busy_limit).await;
+        Ok(())
     }
 
     /// Delivers to the owner of an active alias.
@@ -610,7 +640,9 @@ impl Node {
         conn.send(
             &nodus_proto::dist::Control::Send { to: to.clone() },
             Some(&msg),
-        )
+        )?;
+        conn.not_busy(self.0.busy_limit).await;
+        Ok(())
     }
 
     /// Sends `msg` to the process registered as `name` on `node`.
@@ -635,7 +667,9 @@ impl Node {
                 to,
             },
             Some(&msg),
-        )
+        )?;
+        conn.not_busy(self.0.busy_limit).await;
+        Ok(())
     }
 
     /// `net_adm:ping/1`: true (`pong`) when `node` answers `net_kernel`'s

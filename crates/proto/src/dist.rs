@@ -469,6 +469,20 @@ impl FrameReader {
         self.buf.extend_from_slice(data);
     }
 
+    /// Gives a buffer that grew past `max` bytes back when it holds
+    /// nothing (for a fresh one of 64 KiB), so an idle connection keeps a
+    /// small one.
+    pub fn shrink(&mut self, max: usize) {
+        if self.buf.is_empty() && self.buf.capacity() > max {
+            self.buf = bytes::BytesMut::with_capacity(64 * 1024);
+        }
+    }
+
+    /// Bytes received that do not make a whole frame yet.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     /// The buffer to read into directly (see [`FrameReader::filled`]):
     /// at least `min` bytes of spare room.
     pub fn spare(&mut self, min: usize) -> &mut bytes::BytesMut {

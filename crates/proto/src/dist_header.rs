@@ -26,6 +26,9 @@ pub const FRAGMENT_SIZE: usize = 64 * 1024;
 /// Most messages a peer may have half-sent at once.
 pub const MAX_PARTIAL: usize = 1024;
 
+/// Most bytes reserved up front for a fragmented message.
+const PREALLOC: usize = 4 << 20;
+
 const HEADER: u8 = 68;
 const FRAG_START: u8 = 69;
 const FRAG_CONT: u8 = 70;
@@ -85,6 +88,11 @@ impl Receiver {
         }
     }
 
+    /// True while a fragmented message is partly received.
+    pub fn has_partial(&self) -> bool {
+        !self.partial.is_empty()
+    }
+
     /// Handles one frame body: a whole message, or `None` while a
     /// fragmented one is incomplete.
     pub fn frame(&mut self, body: &Bytes) -> Result<Option<Frame>, DistError> {
@@ -112,7 +120,12 @@ impl Receiver {
                 if self.partial.len() >= MAX_PARTIAL && !self.partial.contains_key(&seq) {
                     return Err(bad("too many fragmented messages at once"));
                 }
-                let mut data = BytesMut::with_capacity(rest.len() * 2);
+                // Room for the whole message as announced (bounded: the
+                // count comes from the peer).
+                let want = rest
+                    .len()
+                    .saturating_mul(usize::try_from(frag).unwrap_or(usize::MAX));
+                let mut data = BytesMut::with_capacity(want.min(self.max_message).min(PREALLOC));
                 data.extend_from_slice(&rest);
                 self.partial.insert(
                     seq,
@@ -253,39 +266,75 @@ impl Sender {
         if !self.header {
             return crate::dist::encode_frame(out, control, payload);
         }
-        let mut body = Vec::with_capacity(64);
-        etf::encode_term_into(&control.to_term(), AtomEncoding::Utf8, &mut body)?;
-        let control_len = body.len();
+        // Encoded straight into `out` after room for a one-frame prefix
+        // (length, 131, 68, no atom cache refs).
+        let start = out.len();
+        out.extend_from_slice(&[0, 0, 0, 0, 131, HEADER, 0]);
+        let body_start = out.len();
+        etf::encode_term_into(&control.to_term(), AtomEncoding::Utf8, out)?;
+        let control_len = out.len() - body_start;
         if let Some(p) = payload {
-            etf::encode_term_into(p, AtomEncoding::Utf8, &mut body)?;
+            etf::encode_term_into(p, AtomEncoding::Utf8, out)?;
         }
-        let frame = |out: &mut Vec<u8>, head: &[u8], part: &[u8]| {
-            out.extend_from_slice(&((head.len() + part.len()) as u32).to_be_bytes());
-            out.extend_from_slice(head);
-            out.extend_from_slice(part);
-        };
-        if !self.fragments || body.len() <= FRAGMENT_SIZE + control_len {
-            frame(out, &[131, HEADER, 0], &body);
+        let body_len = out.len() - body_start;
+        if !self.fragments || body_len <= FRAGMENT_SIZE + control_len {
+            let len = frame_len(body_len + 3)?;
+            out[start..start + 4].copy_from_slice(&len);
             return Ok(());
         }
+        self.fragment_in_place(out, start, control_len);
+        Ok(())
+    }
+
+    /// Turns the one frame at `out[start..]` into fragments, moving the
+    /// body in place: the first fragment carries the control message and
+    /// [`FRAGMENT_SIZE`] bytes of payload, each further one the next
+    /// [`FRAGMENT_SIZE`] bytes.
+    fn fragment_in_place(&mut self, out: &mut Vec<u8>, start: usize, control_len: usize) {
+        const FIRST_HEAD: usize = 4 + 19; // length, 131, 69, seq, id, 0 refs
+        const CONT_HEAD: usize = 4 + 18; // length, 131, 70, seq, id
+        let body_start = start + 7;
+        let body_len = out.len() - body_start;
         let seq = self.next_seq;
         self.next_seq += 1;
         let first_len = control_len + FRAGMENT_SIZE;
-        let rest = &body[first_len..];
-        let total = 1 + rest.len().div_ceil(FRAGMENT_SIZE) as u64;
-        let mut head = vec![131, FRAG_START];
-        head.extend_from_slice(&seq.to_be_bytes());
-        head.extend_from_slice(&total.to_be_bytes());
-        head.push(0);
-        frame(out, &head, &body[..first_len]);
-        for (i, part) in rest.chunks(FRAGMENT_SIZE).enumerate() {
-            let mut head = vec![131, FRAG_CONT];
-            head.extend_from_slice(&seq.to_be_bytes());
-            head.extend_from_slice(&(total - 1 - i as u64).to_be_bytes());
-            frame(out, &head, part);
+        let rest_len = body_len - first_len;
+        let n_rest = rest_len.div_ceil(FRAGMENT_SIZE);
+        let total = 1 + n_rest as u64;
+        out.resize(
+            start + FIRST_HEAD + first_len + n_rest * CONT_HEAD + rest_len,
+            0,
+        );
+        // From the last fragment back: every destination lies above its
+        // source, and above the sources still to move.
+        let mut end = out.len();
+        for i in (0..n_rest).rev() {
+            let from = body_start + first_len + i * FRAGMENT_SIZE;
+            let len = FRAGMENT_SIZE.min(rest_len - i * FRAGMENT_SIZE);
+            let to = end - len;
+            out.copy_within(from..from + len, to);
+            let head = &mut out[to - CONT_HEAD..to];
+            head[..4].copy_from_slice(&((18 + len) as u32).to_be_bytes());
+            head[4..6].copy_from_slice(&[131, FRAG_CONT]);
+            head[6..14].copy_from_slice(&seq.to_be_bytes());
+            head[14..22].copy_from_slice(&(total - 1 - i as u64).to_be_bytes());
+            end = to - CONT_HEAD;
         }
-        Ok(())
+        out.copy_within(body_start..body_start + first_len, start + FIRST_HEAD);
+        let head = &mut out[start..start + FIRST_HEAD];
+        head[..4].copy_from_slice(&((19 + first_len) as u32).to_be_bytes());
+        head[4..6].copy_from_slice(&[131, FRAG_START]);
+        head[6..14].copy_from_slice(&seq.to_be_bytes());
+        head[14..22].copy_from_slice(&total.to_be_bytes());
+        head[22] = 0;
     }
+}
+
+/// A frame's 4-byte length, or an error past 4 GiB.
+fn frame_len(len: usize) -> Result<[u8; 4], etf::EncodeError> {
+    u32::try_from(len)
+        .map(u32::to_be_bytes)
+        .map_err(|_| etf::EncodeError::TooLong { what: "frame", len })
 }
 
 #[cfg(test)]
@@ -342,6 +391,40 @@ mod tests {
             round_trip(fl, Term::atom("small"));
             round_trip(fl, Term::binary(vec![9u8; 1_000_000]));
             round_trip(fl, Term::binary(vec![9u8; FRAGMENT_SIZE]));
+        }
+    }
+
+    #[test]
+    fn fragments_at_every_boundary_round_trip_after_other_bytes() {
+        // Sizes around whole fragments, each appended after a message
+        // already in the buffer (fragmenting moves bytes in place).
+        for k in 1..4 {
+            for d in [-40i64, -20, -1, 0, 1, 20] {
+                let n = (k * FRAGMENT_SIZE) as i64 + d;
+                let bytes: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+                let fl = flags::FRAGMENTS | flags::DIST_HDR_ATOM_CACHE;
+                let mut s = Sender::new(fl);
+                let mut out = Vec::new();
+                let ctl = Control::Send { to: me() };
+                s.encode(&mut out, &ctl, Some(&Term::atom("before")))
+                    .unwrap();
+                let payload = Term::Tuple(vec![Term::atom("x"), Term::binary(bytes)]);
+                s.encode(&mut out, &ctl, Some(&payload)).unwrap();
+                let mut rd = FrameReader::new(usize::MAX);
+                rd.extend(&out);
+                let mut r = Receiver::new(64 << 20, Limits::DEFAULT);
+                let mut got = Vec::new();
+                while let Some(Some(body)) = rd.next_frame().unwrap() {
+                    if let Some(f) = r.frame(&body).unwrap() {
+                        got.push(f.payload);
+                    }
+                }
+                assert_eq!(
+                    got,
+                    vec![Some(Term::atom("before")), Some(payload)],
+                    "{n} bytes"
+                );
+            }
         }
     }
 

@@ -29,6 +29,13 @@ fn args() -> Vec<String> {
 /// The runtime: `NODUS_RUNTIME=current` runs the node on one thread,
 /// otherwise two worker threads.
 fn main() {
+    // Logs (to stderr) only when asked for with RUST_LOG.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let rt = if std::env::var("NODUS_RUNTIME").as_deref() == Ok("current") {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -190,9 +197,12 @@ async fn ping_pong(node: &Node, me: &mut nodus::Process, peer: &str) {
         let msg = Term::Tuple(vec![Term::from(pid.clone()), Term::Int(i as i64)]);
         let _ = node.send_named(&pid, "echo", peer, msg).await;
         let want = Term::Int(i as i64);
-        let _ = me
+        let got = me
             .recv_match(move |m| *m == want, Duration::from_secs(10))
             .await;
+        if got.is_none() {
+            eprintln!("dist_bench: no reply to ping {i} within 10 s");
+        }
         lat.push(t0.elapsed());
     }
     println!("result rtt_p50_us {:.1}", pct(lat.clone(), 0.5));

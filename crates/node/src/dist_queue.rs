@@ -5,7 +5,7 @@
 //! costs a page fault per 4 KiB before a byte is encoded). Answers to
 //! `dist_buf_busy_limit` (`+zdbbl`) in `erl`.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::node::lock;
@@ -20,6 +20,7 @@ const MAX_KEPT: usize = 16 << 20;
 pub(crate) struct Outgoing {
     spare: Mutex<Vec<Vec<u8>>>,
     queued: AtomicUsize,
+    closed: AtomicBool,
     drained: tokio::sync::Notify,
 }
 
@@ -60,13 +61,20 @@ impl Outgoing {
         self.drained.notify_waiters();
     }
 
-    /// Waits until at most `limit` bytes are queued.
+    /// The writer is gone: nobody waits for it any more.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+        self.drained.notify_waiters();
+    }
+
+    /// Waits until at most `limit` bytes are queued, or the writer is
+    /// gone.
     pub(crate) async fn below(&self, limit: usize) {
         loop {
             let drained = self.drained.notified();
             tokio::pin!(drained);
             drained.as_mut().enable();
-            if self.queued.load(Ordering::Relaxed) <= limit {
+            if self.queued.load(Ordering::Relaxed) <= limit || self.closed.load(Ordering::Relaxed) {
                 return;
             }
             drained.await;
@@ -112,6 +120,23 @@ mod tests {
         tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
             .await
             .expect("the sender goes on once 90 bytes are queued")
+            .expect("no panic");
+    }
+
+    #[tokio::test]
+    async fn a_closed_queue_lets_its_senders_go() {
+        let q = std::sync::Arc::new(Outgoing::default());
+        q.queued(1000);
+        let waiter = tokio::spawn({
+            let q = q.clone();
+            async move { q.below(100).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished());
+        q.close();
+        tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
+            .await
+            .expect("a sender does not wait for a writer that is gone")
             .expect("no panic");
     }
 }

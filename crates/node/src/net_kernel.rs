@@ -68,13 +68,17 @@ impl Conn {
             Vec::with_capacity(hint)
         };
         lock(&self.sender).encode(&mut buf, control, payload)?;
+        // Counted before the writer can see it: the writer's count of
+        // written bytes never runs ahead of this one.
         let len = buf.len();
-        self.tx.send(buf).map_err(|_| Error::Connect {
-            node: String::new(),
-            reason: "connection closed".into(),
-        })?;
         self.out.queued(len);
-        Ok(())
+        self.tx.send(buf).map_err(|_| {
+            self.out.written(len);
+            Error::Connect {
+                node: String::new(),
+                reason: "connection closed".into(),
+            }
+        })
     }
 
     /// Waits while more than `limit` bytes wait to be written (a busy
@@ -388,11 +392,23 @@ fn install(
     node.node_event("nodeup", &peer_atom);
     let (rd, wr) = sock.into_split();
     let tick = node.0.ticktime / 4;
-    tokio::spawn(writer(wr, rx, tick, conn.out.clone()));
+    let out = conn.out.clone();
+    let writing = tokio::spawn({
+        let out = out.clone();
+        async move {
+            writer(wr, rx, tick, out.clone()).await;
+            out.close();
+        }
+    });
     let node = node.clone();
     tokio::spawn(async move {
         let reason = reader(&node, rd, leftover, &peer_atom).await;
         tracing::info!("connection to {peer_atom} closed: {reason}");
+        // The writer goes too (it may be stuck writing to a peer that
+        // stopped reading), which closes the socket and lets the
+        // processes waiting on a busy connection go on.
+        writing.abort();
+        out.close();
         let ours = {
             let mut conns = lock(&node.0.conns);
             let ours = conns.get(&peer_atom).is_some_and(|c| c.id == id);
@@ -495,11 +511,15 @@ async fn reader(
     frames.extend(&leftover);
     let ticktime = node.0.ticktime;
     let mut room = MIN_READ;
+    let mut unyielded = 0usize;
     loop {
         loop {
             match frames.next_frame() {
                 Ok(Some(Some(body))) => match receiver.frame(&body) {
-                    Ok(Some(f)) => dispatch(node, peer, f.control, f.payload).await,
+                    Ok(Some(f)) => {
+                        dispatch(node, peer, f.control, f.payload).await;
+                        unyielded += 1;
+                    }
                     Ok(None) => {}
                     Err(e) => return format!("bad frame: {e}"),
                 },
@@ -512,12 +532,20 @@ async fn reader(
         // on its way comes at the sender's pace, and a spinning reader
         // would take the CPU a sender on the same machine needs.
         let between = frames.buffered() == 0 && !receiver.has_partial();
+        if unyielded > 0 && (!between || unyielded >= 64) {
+            // While a peer streams, the processes just handed messages
+            // get their turn before this reader reads on: messages cannot
+            // pile up in a mailbox whose owner never runs. (Between
+            // messages, the busy-poll below yields anyway.)
+            unyielded = 0;
+            tokio::task::yield_now().await;
+        }
         let spin = if between {
             node.0.busy_poll
         } else {
             Duration::ZERO
         };
-        match read_more(&mut rd, &mut frames, room, spin, ticktime).await {
+        match read_more(&mut rd, &mut frames, room, spin, ticktime, &mut unyielded).await {
             // A read that filled the room: the peer is streaming, read
             // more at once; a short one: back towards the small buffer.
             Ok(n) if n >= room => room = (room * 2).min(MAX_READ),
@@ -527,6 +555,9 @@ async fn reader(
         }
         if room == MIN_READ {
             frames.shrink(4 * MIN_READ);
+            if !receiver.has_partial() {
+                receiver.release_buffers();
+            }
         }
         if !lock(&node.0.conns).contains_key(peer) {
             return "shut down".into();
@@ -545,6 +576,7 @@ async fn read_more(
     room: usize,
     spin: Duration,
     ticktime: Duration,
+    unyielded: &mut usize,
 ) -> Result<usize, String> {
     if !spin.is_zero() {
         let until = std::time::Instant::now() + spin;
@@ -552,7 +584,7 @@ async fn read_more(
             match rd.try_read_buf(frames.spare(room)) {
                 Ok(0) => return Err("closed by peer".into()),
                 Ok(n) => return Ok(n),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => *unyielded = 0,
                 Err(e) => return Err(e.to_string()),
             }
             if std::time::Instant::now() >= until {

@@ -193,6 +193,25 @@ async fn calls_node_events_and_hostile_peers() {
         .status()
         .expect("kill")
         .success());
+    // Meanwhile a process sends far more than the socket buffers and the
+    // busy limit hold: it waits on the busy connection, and goes on once
+    // the connection is declared down.
+    let sender = tokio::spawn({
+        let node = node.clone();
+        let from = me.pid().clone();
+        async move {
+            let big = Term::binary(vec![7u8; 4 << 20]);
+            for _ in 0..32 {
+                // Once the node is down, the next send fails to connect.
+                let sent = node
+                    .send_named(&from, "nobody", "erlcalls@127.0.0.1", big.clone())
+                    .await;
+                if sent.is_err() {
+                    break;
+                }
+            }
+        }
+    });
     let down = next_node_event(&mut events, "nodedown", "erlcalls@127.0.0.1", 30).await;
     assert_eq!(
         down,
@@ -202,6 +221,10 @@ async fn calls_node_events_and_hostile_peers() {
         ]))
     );
     assert!(node.nodes().is_empty());
+    tokio::time::timeout(Duration::from_secs(30), sender)
+        .await
+        .expect("a sender blocked on the busy connection goes on after nodedown")
+        .expect("no panic");
     let _ = Command::new("kill").args(["-CONT", &pid]).status();
     let _ = e1.0.kill();
 

@@ -26,8 +26,12 @@ pub const FRAGMENT_SIZE: usize = 64 * 1024;
 /// Most messages a peer may have half-sent at once.
 pub const MAX_PARTIAL: usize = 1024;
 
-/// Most bytes reserved up front for a fragmented message.
+/// Most bytes reserved up front for a fragmented message (and the
+/// largest buffer kept for reuse).
 const PREALLOC: usize = 4 << 20;
+
+/// Buffers of reassembled messages kept for reuse.
+const RECYCLE: usize = 8;
 
 const HEADER: u8 = 68;
 const FRAG_START: u8 = 69;
@@ -44,6 +48,9 @@ struct Partial {
 pub struct Receiver {
     cache: Vec<Option<Atom>>,
     partial: HashMap<u64, Partial>,
+    /// The buffers of the last reassembled messages, reused for the next
+    /// ones once nothing else holds them.
+    recycle: Vec<Bytes>,
     max_message: usize,
     limits: Limits,
 }
@@ -83,9 +90,30 @@ impl Receiver {
         Receiver {
             cache: vec![None; CACHE_SIZE],
             partial: HashMap::new(),
+            recycle: Vec::new(),
             max_message,
             limits,
         }
+    }
+
+    /// An empty buffer of at least `len` bytes: one of the last
+    /// reassembled messages' once the message is gone, else a new one.
+    fn buffer(&mut self, len: usize) -> BytesMut {
+        let free = self.recycle.iter().position(Bytes::is_unique);
+        if let Some(i) = free {
+            if let Ok(mut m) = self.recycle.swap_remove(i).try_into_mut() {
+                if m.capacity() >= len {
+                    m.clear();
+                    return m;
+                }
+            }
+        }
+        BytesMut::with_capacity(len)
+    }
+
+    /// Lets go of the buffers kept for reuse (when traffic turns light).
+    pub fn release_buffers(&mut self) {
+        self.recycle.clear();
     }
 
     /// True while a fragmented message is partly received.
@@ -125,7 +153,7 @@ impl Receiver {
                 let want = rest
                     .len()
                     .saturating_mul(usize::try_from(frag).unwrap_or(usize::MAX));
-                let mut data = BytesMut::with_capacity(want.min(self.max_message).min(PREALLOC));
+                let mut data = self.buffer(want.min(self.max_message).min(PREALLOC));
                 data.extend_from_slice(&rest);
                 self.partial.insert(
                     seq,
@@ -165,7 +193,14 @@ impl Receiver {
                     .partial
                     .remove(&seq)
                     .ok_or_else(|| bad("lost sequence"))?;
-                self.decode(&done.refs, &done.data.freeze()).map(Some)
+                let data = done.data.freeze();
+                if data.len() <= PREALLOC {
+                    if self.recycle.len() == RECYCLE {
+                        self.recycle.remove(0);
+                    }
+                    self.recycle.push(data.clone());
+                }
+                self.decode(&done.refs, &data).map(Some)
             }
             (Some(&b), _) => Err(DistError::NotPassThrough(b)),
             (None, _) => Err(bad("empty frame")),
@@ -392,6 +427,60 @@ mod tests {
             round_trip(fl, Term::binary(vec![9u8; 1_000_000]));
             round_trip(fl, Term::binary(vec![9u8; FRAGMENT_SIZE]));
         }
+    }
+
+    /// The frames of one big message with a distinct byte pattern.
+    fn big_message(s: &mut Sender, seed: u8) -> (Vec<u8>, Term) {
+        let bytes: Vec<u8> = (0..3 * FRAGMENT_SIZE + 5)
+            .map(|i| (i as u8).wrapping_mul(seed))
+            .collect();
+        let payload = Term::binary(bytes);
+        let mut out = Vec::new();
+        s.encode(&mut out, &Control::Send { to: me() }, Some(&payload))
+            .unwrap();
+        (out, payload)
+    }
+
+    fn receive_all(rd: &mut FrameReader, r: &mut Receiver, bytes: &[u8]) -> Vec<Term> {
+        rd.extend(bytes);
+        let mut got = Vec::new();
+        while let Some(Some(body)) = rd.next_frame().unwrap() {
+            if let Some(f) = r.frame(&body).unwrap() {
+                got.extend(f.payload);
+            }
+        }
+        got
+    }
+
+    #[test]
+    fn a_reassembly_buffer_is_reused_only_once_its_message_is_gone() {
+        let fl = flags::FRAGMENTS | flags::DIST_HDR_ATOM_CACHE;
+        let mut s = Sender::new(fl);
+        let mut rd = FrameReader::new(usize::MAX);
+        let mut r = Receiver::new(64 << 20, Limits::DEFAULT);
+        let (a, pa) = big_message(&mut s, 3);
+        let (b, pb) = big_message(&mut s, 5);
+        let (c, pc) = big_message(&mut s, 7);
+        // The first message is still held while the second arrives: its
+        // bytes must stay as they were.
+        let first = receive_all(&mut rd, &mut r, &a);
+        let second = receive_all(&mut rd, &mut r, &b);
+        assert_eq!(first, vec![pa]);
+        assert_eq!(second, vec![pb.clone()]);
+        let at = |t: &Term| match t {
+            Term::Binary(b) => b.as_ptr(),
+            _ => std::ptr::null(),
+        };
+        let first_buffer = at(&first[0]);
+        drop(first);
+        // Now the first buffer is free and the third message lands in it.
+        let third = receive_all(&mut rd, &mut r, &c);
+        assert_eq!(third, vec![pc]);
+        assert_eq!(second, vec![pb]);
+        assert!(
+            (at(&third[0]) as usize).abs_diff(first_buffer as usize) < 64,
+            "the third message reuses the first one's buffer"
+        );
     }
 
     #[test]

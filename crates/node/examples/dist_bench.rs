@@ -21,6 +21,8 @@ const SMALL: usize = 200_000;
 const KIB: usize = 50_000;
 const MIB: usize = 200;
 const RTT: usize = 5_000;
+/// Untimed round trips before the timed ones (in every client alike).
+const WARMUP: usize = 1_000;
 
 fn args() -> Vec<String> {
     std::env::args().skip(1).collect()
@@ -191,8 +193,8 @@ async fn client(node: &Node, peer: &str) {
 
 async fn ping_pong(node: &Node, me: &mut nodus::Process, peer: &str) {
     let pid = me.pid().clone();
-    let mut lat = Vec::with_capacity(RTT);
-    for i in 0..RTT {
+    let mut lat = Vec::with_capacity(WARMUP + RTT);
+    for i in 0..WARMUP + RTT {
         let t0 = Instant::now();
         let msg = Term::Tuple(vec![Term::from(pid.clone()), Term::Int(i as i64)]);
         let _ = node.send_named(&pid, "echo", peer, msg).await;
@@ -205,20 +207,22 @@ async fn ping_pong(node: &Node, me: &mut nodus::Process, peer: &str) {
         }
         lat.push(t0.elapsed());
     }
+    let lat = lat.split_off(WARMUP);
     println!("result rtt_p50_us {:.1}", pct(lat.clone(), 0.5));
     println!("result rtt_p99_us {:.1}", pct(lat, 0.99));
 }
 
 async fn calls(me: &mut nodus::Process, peer: &str) {
     let target = Term::Tuple(vec![Term::atom("srv"), Term::atom(peer)]);
-    let mut lat = Vec::with_capacity(RTT);
-    for _ in 0..RTT {
+    let mut lat = Vec::with_capacity(WARMUP + RTT);
+    for _ in 0..WARMUP + RTT {
         let t0 = Instant::now();
         let _ = me
             .call(&target, Term::atom("ping"), Duration::from_secs(10))
             .await;
         lat.push(t0.elapsed());
     }
+    let lat = lat.split_off(WARMUP);
     println!("result call_p50_us {:.1}", pct(lat.clone(), 0.5));
     println!("result call_p99_us {:.1}", pct(lat, 0.99));
 }

@@ -7,6 +7,8 @@ use std::net::{TcpListener, TcpStream};
 use std::time::Instant;
 
 const RTT: usize = 5_000;
+/// Untimed round trips first, as in `dist_bench`.
+const WARMUP: usize = 1_000;
 const BULK: usize = 512 << 20;
 
 fn main() -> std::io::Result<()> {
@@ -16,7 +18,7 @@ fn main() -> std::io::Result<()> {
         let (mut s, _) = l.accept()?;
         s.set_nodelay(true)?;
         let mut b = [0u8; 8];
-        for _ in 0..RTT {
+        for _ in 0..WARMUP + RTT {
             s.read_exact(&mut b)?;
             s.write_all(&b)?;
         }
@@ -34,14 +36,15 @@ fn main() -> std::io::Result<()> {
     });
     let mut c = TcpStream::connect(addr)?;
     c.set_nodelay(true)?;
-    let mut lat = Vec::with_capacity(RTT);
+    let mut lat = Vec::with_capacity(WARMUP + RTT);
     let mut b = [0u8; 8];
-    for _ in 0..RTT {
+    for _ in 0..WARMUP + RTT {
         let t0 = Instant::now();
         c.write_all(&b)?;
         c.read_exact(&mut b)?;
         lat.push(t0.elapsed());
     }
+    let mut lat = lat.split_off(WARMUP);
     lat.sort();
     let p = |q: f64| lat[((lat.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e6;
     println!("result rtt_p50_us {:.1}", p(0.5));

@@ -1,6 +1,11 @@
 //! The physical ceiling for `bench/dist.sh`: loopback TCP ping-pong of
-//! small frames and a bulk transfer, with std sockets and no protocol.
-//! Prints `result <metric> <value>` lines.
+//! small frames and a bulk transfer, with blocking std sockets and no
+//! protocol. Prints `result <metric> <value>` lines.
+//!
+//! The far end runs in a second process, as the far node does in every
+//! other column of the table (`rtt_*`, `bulk_*`); the same ping-pong with
+//! the far end in a thread of this process is printed too
+//! (`rtt_threads_*`).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -12,29 +17,66 @@ const WARMUP: usize = 1_000;
 const BULK: usize = 512 << 20;
 
 fn main() -> std::io::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [mode, addr] = args.as_slice() {
+        if mode == "serve" {
+            let s = TcpStream::connect(addr)?;
+            return serve(s, true);
+        }
+    }
+    // The far end in another process.
+    let l = TcpListener::bind("127.0.0.1:0")?;
+    let addr = l.local_addr()?.to_string();
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .args(["serve", &addr])
+        .spawn()?;
+    let (c, _) = l.accept()?;
+    let (p50, p99) = ping_pong(&c)?;
+    println!("result rtt_p50_us {p50:.1}");
+    println!("result rtt_p99_us {p99:.1}");
+    println!("result bulk_MB_per_s {:.1}", bulk(&c)?);
+    child.wait()?;
+    // The far end in a thread.
     let l = TcpListener::bind("127.0.0.1:0")?;
     let addr = l.local_addr()?;
-    let server = std::thread::spawn(move || -> std::io::Result<()> {
-        let (mut s, _) = l.accept()?;
-        s.set_nodelay(true)?;
-        let mut b = [0u8; 8];
-        for _ in 0..WARMUP + RTT {
-            s.read_exact(&mut b)?;
-            s.write_all(&b)?;
+    let server = std::thread::spawn(move || serve(TcpStream::connect(addr)?, false));
+    let (c, _) = l.accept()?;
+    let (p50, p99) = ping_pong(&c)?;
+    println!("result rtt_threads_p50_us {p50:.1}");
+    println!("result rtt_threads_p99_us {p99:.1}");
+    drop(c);
+    server
+        .join()
+        .map_err(|_| std::io::Error::other("server thread"))??;
+    Ok(())
+}
+
+/// The far end: echoes the ping-pong, then (with `sink`) counts the bulk
+/// transfer and answers one byte at its end.
+fn serve(mut s: TcpStream, sink: bool) -> std::io::Result<()> {
+    s.set_nodelay(true)?;
+    let mut b = [0u8; 8];
+    for _ in 0..WARMUP + RTT {
+        s.read_exact(&mut b)?;
+        s.write_all(&b)?;
+    }
+    if !sink {
+        return Ok(());
+    }
+    let mut buf = vec![0u8; 1 << 20];
+    let mut got = 0;
+    while got < BULK {
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            break;
         }
-        let mut buf = vec![0u8; 1 << 20];
-        let mut got = 0;
-        while got < BULK {
-            let n = s.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            got += n;
-        }
-        s.write_all(&[1])?;
-        Ok(())
-    });
-    let mut c = TcpStream::connect(addr)?;
+        got += n;
+    }
+    s.write_all(&[1])
+}
+
+/// Round trips of 8 bytes: (p50, p99) in microseconds.
+fn ping_pong(mut c: &TcpStream) -> std::io::Result<(f64, f64)> {
     c.set_nodelay(true)?;
     let mut lat = Vec::with_capacity(WARMUP + RTT);
     let mut b = [0u8; 8];
@@ -47,20 +89,18 @@ fn main() -> std::io::Result<()> {
     let mut lat = lat.split_off(WARMUP);
     lat.sort();
     let p = |q: f64| lat[((lat.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e6;
-    println!("result rtt_p50_us {:.1}", p(0.5));
-    println!("result rtt_p99_us {:.1}", p(0.99));
+    Ok((p(0.5), p(0.99)))
+}
+
+/// MB/s of a one-way transfer in 1 MiB writes, until the far end says it
+/// has it all.
+fn bulk(mut c: &TcpStream) -> std::io::Result<f64> {
     let chunk = vec![1u8; 1 << 20];
     let t0 = Instant::now();
     for _ in 0..(BULK >> 20) {
         c.write_all(&chunk)?;
     }
-    c.read_exact(&mut b[..1])?;
-    println!(
-        "result bulk_MB_per_s {:.1}",
-        BULK as f64 / t0.elapsed().as_secs_f64() / 1e6
-    );
-    server
-        .join()
-        .map_err(|_| std::io::Error::other("server thread"))??;
-    Ok(())
+    let mut b = [0u8; 1];
+    c.read_exact(&mut b)?;
+    Ok(BULK as f64 / t0.elapsed().as_secs_f64() / 1e6)
 }

@@ -31,7 +31,7 @@ pub const MAX_PARTIAL: usize = 1024;
 const PREALLOC: usize = 4 << 20;
 
 /// Buffers of reassembled messages kept for reuse.
-const RECYCLE: usize = 8;
+const RECYCLE: usize = 4;
 
 const HEADER: u8 = 68;
 const FRAG_START: u8 = 69;
@@ -153,7 +153,15 @@ impl Receiver {
                 let want = rest
                     .len()
                     .saturating_mul(usize::try_from(frag).unwrap_or(usize::MAX));
-                let mut data = self.buffer(want.min(self.max_message).min(PREALLOC));
+                // Room for the whole message only for the one at a time
+                // (the usual case), so that many half-sent messages cannot
+                // make us reserve a lot.
+                let room = if self.partial.is_empty() {
+                    want.min(self.max_message).min(PREALLOC)
+                } else {
+                    rest.len() * 2
+                };
+                let mut data = self.buffer(room);
                 data.extend_from_slice(&rest);
                 self.partial.insert(
                     seq,

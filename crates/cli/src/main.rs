@@ -85,12 +85,23 @@ fn main() -> ExitCode {
     }
 }
 
-/// The runtime of every networked command: two worker threads.
+/// The runtime of every networked command: one thread, which gives a
+/// node's connections the shortest round trips (no hand-offs between
+/// worker threads; see the two nodus columns of `bench/dist.sh`).
+/// `NODUS_WORKER_THREADS=N` (N > 1) runs on N worker threads instead.
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?)
+    let workers = std::env::var("NODUS_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(1);
+    let mut builder = if workers > 1 {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(workers);
+        b
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    Ok(builder.enable_all().build()?)
 }
 
 /// Reads all of standard input, up to `limit` bytes.

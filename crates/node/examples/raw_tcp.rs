@@ -31,10 +31,12 @@ fn main() -> std::io::Result<()> {
         .args(["serve", &addr])
         .spawn()?;
     let (c, _) = l.accept()?;
+    // The bulk transfer first, then the ping-pong: the order in which
+    // `dist_bench` clients measure.
+    println!("result bulk_MB_per_s {:.1}", bulk(&c)?);
     let (p50, p99) = ping_pong(&c)?;
     println!("result rtt_p50_us {p50:.1}");
     println!("result rtt_p99_us {p99:.1}");
-    println!("result bulk_MB_per_s {:.1}", bulk(&c)?);
     child.wait()?;
     // The far end in a thread.
     let l = TcpListener::bind("127.0.0.1:0")?;
@@ -51,28 +53,28 @@ fn main() -> std::io::Result<()> {
     Ok(())
 }
 
-/// The far end: echoes the ping-pong, then (with `sink`) counts the bulk
-/// transfer and answers one byte at its end.
+/// The far end: (with `sink`) counts the bulk transfer and answers one
+/// byte at its end, then echoes the ping-pong.
 fn serve(mut s: TcpStream, sink: bool) -> std::io::Result<()> {
     s.set_nodelay(true)?;
+    if sink {
+        let mut buf = vec![0u8; 1 << 20];
+        let mut got = 0;
+        while got < BULK {
+            let n = s.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        s.write_all(&[1])?;
+    }
     let mut b = [0u8; 8];
     for _ in 0..WARMUP + RTT {
         s.read_exact(&mut b)?;
         s.write_all(&b)?;
     }
-    if !sink {
-        return Ok(());
-    }
-    let mut buf = vec![0u8; 1 << 20];
-    let mut got = 0;
-    while got < BULK {
-        let n = s.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        got += n;
-    }
-    s.write_all(&[1])
+    Ok(())
 }
 
 /// Round trips of 8 bytes: (p50, p99) in microseconds.

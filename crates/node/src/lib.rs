@@ -20,6 +20,7 @@
 
 pub mod config;
 pub mod cookie;
+mod dist_ctrl;
 mod dist_queue;
 pub mod epmd_server;
 pub mod erl_epmd;

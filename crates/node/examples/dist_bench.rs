@@ -9,7 +9,8 @@
 //!
 //! Environment: `NODUS_RUNTIME=current` (one thread instead of two
 //! workers), `NODUS_BUSY_POLL_US=N` (the busy-poll window, see
-//! `NodeBuilder::busy_poll`), `NODUS_BENCH_ONLY=small,1KiB,1MiB,rtt,call` (only these phases).
+//! `NodeBuilder::busy_poll`), `NODUS_BUSY_LIMIT=BYTES`
+//! (`NodeBuilder::dist_buf_busy_limit`), `NODUS_BENCH_ONLY=small,1KiB,1MiB,rtt,call` (only these phases).
 
 use std::time::{Duration, Instant};
 
@@ -67,6 +68,12 @@ async fn run() {
         .and_then(|v| v.parse().ok())
     {
         builder = builder.busy_poll(Duration::from_micros(us));
+    }
+    if let Some(bytes) = std::env::var("NODUS_BUSY_LIMIT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        builder = builder.dist_buf_busy_limit(bytes);
     }
     let node = match builder.cookie(a[2].clone()).epmd_port(epmd).start().await {
         Ok(n) => n,

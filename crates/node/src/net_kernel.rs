@@ -30,7 +30,7 @@ pub const BUSY_POLL: Duration = Duration::from_micros(50);
 
 /// Default `dist_buf_busy_limit` (see
 /// [`crate::NodeBuilder::dist_buf_busy_limit`]).
-pub const BUSY_LIMIT: usize = 4 << 20;
+pub const BUSY_LIMIT: usize = 1 << 20;
 
 /// A live connection: a queue into its writer.
 #[derive(Clone)]

@@ -212,7 +212,7 @@ impl NodeBuilder {
         self
     }
 
-    /// `dist_buf_busy_limit` (`+zdbbl`; default 4 MiB, BEAM's is 1 MiB):
+    /// `dist_buf_busy_limit` (`+zdbbl`; default 1 MiB, as in BEAM):
     /// a process that sends to another node waits while more than this
     /// many bytes are queued for that connection, so a fast sender cannot
     /// fill memory faster than the network drains it.

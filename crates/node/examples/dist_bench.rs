@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use nodus::gen::{reply, Call};
+use nodus::gen_server::{reply, Call};
 use nodus::Node;
 use nodus_term::Term;
 

@@ -210,8 +210,8 @@ async fn dispatch(node: &Node, peer: &Atom, control: Control, payload: Option<Te
             to,
             reference,
         } => match node.resolve(&to) {
-            Some(target) => node.add_monitor(&target, from, reference),
-            None => {
+            Some(target) if node.add_monitor(&target, from.clone(), reference.clone()) => {}
+            _ => {
                 let exit = Control::MonitorPExit {
                     from: to,
                     to: from,
@@ -223,7 +223,7 @@ async fn dispatch(node: &Node, peer: &Atom, control: Control, payload: Option<Te
                 }
             }
         },
-        Control::DemonitorP { reference, .. } => node.remove_monitor(&reference),
+        Control::DemonitorP { to, reference, .. } => node.remove_monitor(&to, &reference),
         Control::MonitorPExit {
             reference, reason, ..
         } => node.monitor_fired(&reference, reason),
@@ -260,7 +260,7 @@ async fn dispatch(node: &Node, peer: &Atom, control: Control, payload: Option<Te
         Control::Exit2 { from, to, reason } => node.exit_signal(&to, &from, reason, true),
         Control::PayloadExit2 { from, to } => node.exit_signal(&to, &from, payload, true),
         Control::AliasSend { alias, .. } => node.deliver_alias(&alias, payload),
-        req @ Control::SpawnRequest { .. } => crate::rpc::spawn_request(node, peer, req, payload),
+        req @ Control::SpawnRequest { .. } => node.spawn_request(peer, req, payload),
         other => tracing::debug!("{peer}: ignoring {other:?}"),
     }
 }

@@ -20,6 +20,14 @@ pub enum Error {
     /// A bad node name.
     #[error("bad node name {0:?}: expected name@host")]
     BadName(String),
+    /// `register/2` refused a name (BEAM's `badarg`).
+    #[error("cannot register {name}: {reason}")]
+    Register {
+        /// The name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
     /// The cookie could not be had.
     #[error(transparent)]
     Cookie(#[from] crate::cookie::CookieError),

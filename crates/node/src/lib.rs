@@ -18,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+mod builder;
 pub mod config;
 pub mod cookie;
 mod dist_ctrl;
@@ -25,15 +26,25 @@ mod dist_queue;
 pub mod epmd_server;
 pub mod erl_epmd;
 mod error;
-pub mod gen;
-mod global;
+mod erts;
+pub mod gen_server;
+pub mod global;
 pub mod kernel_config;
 pub mod net_kernel;
+mod net_kernel_server;
 mod node;
 mod process;
 pub mod rpc;
+mod rpc_builtins;
+pub mod sys;
 
+pub use builder::NodeBuilder;
 pub use error::Error;
-pub use node::{Node, NodeBuilder};
+pub use erts::node_monitor::{MonitorNodesOpts, NodeType};
+pub use erts::spawn::{catch_panic, panic_reason, ExitHandle, IntoExitReason};
+pub use erts::spawnable::{ProcessFuture, SpawnFn};
+pub use node::Node;
+pub use nodus_term;
+pub use nodus_term::{from_term, to_term, Atom, Pid, Reference, Term};
 pub use process::Process;
 pub use rpc::Exception;

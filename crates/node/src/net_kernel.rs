@@ -380,7 +380,7 @@ fn install(
         conns.insert(peer_atom.clone(), conn.clone());
     }
     lock(&node.0.ever_connected).insert(peer_atom.as_str().to_string());
-    node.node_event("nodeup", &peer_atom);
+    node.node_event(true, &peer_atom, visible, "");
     let (rd, wr) = sock.into_split();
     let tick = node.0.ticktime / 4;
     let out = conn.out.clone();
@@ -392,8 +392,10 @@ fn install(
         }
     });
     let node = node.clone();
+    let conn_visible = visible;
     tokio::spawn(async move {
         let reason = dist_ctrl::reader(&node, rd, leftover, &peer_atom).await;
+        let visible = conn_visible;
         tracing::info!("connection to {peer_atom} closed: {reason}");
         // The writer goes too (it may be stuck writing to a peer that
         // stopped reading), which closes the socket and lets the
@@ -409,7 +411,7 @@ fn install(
             ours
         };
         if ours && !replaced_soon(&node, &peer_atom).await {
-            node.connection_lost(&peer_atom);
+            node.connection_lost(&peer_atom, visible, &reason);
         }
     });
     conn
@@ -434,28 +436,4 @@ async fn replaced_soon(node: &Node, peer: &Atom) -> bool {
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-}
-
-/// Starts the `net_kernel` process, which answers `is_auth` calls.
-pub(crate) fn start_server(node: &Node) {
-    let pid = node.spawn(|mut me| async move {
-        while let Some(msg) = me.recv().await {
-            let Some([tag, from, req]) = msg.as_tuple() else {
-                continue;
-            };
-            if !tag.is_atom("$gen_call") {
-                continue;
-            }
-            let (Some([Term::Pid(caller), call_tag]), Some([op, _])) =
-                (from.as_tuple(), req.as_tuple())
-            else {
-                continue;
-            };
-            if op.is_atom("is_auth") {
-                let reply = Term::Tuple(vec![call_tag.clone(), Term::atom("yes")]);
-                let _ = me.node().clone().send(caller, reply).await;
-            }
-        }
-    });
-    let _ = node.register("net_kernel", &pid);
 }

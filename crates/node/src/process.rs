@@ -1,24 +1,33 @@
-//! Lightweight processes: a pid and a mailbox with selective receive.
+//! A process as its own code sees it: its pid, its mailbox with
+//! selective receive, and the BIFs that act on the calling process
+//! (`link`, `monitor`, `process_flag(trap_exit)`, `alias`, `exit`).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use nodus_term::{Pid, Term};
-use tokio::sync::mpsc;
 
+use crate::erts::ptab::ProcEntry;
 use crate::node::Node;
 
-/// A process: its pid, its mailbox, and the node it lives on. Dropping it
-/// ends the process (its pid stops receiving; remote monitors get `DOWN`).
+/// A process: its pid, its mailbox, and the node it lives on.
+///
+/// A process made with [`Node::process`] ends (`normal`) when this value
+/// is dropped; one started with [`Node::spawn`] ends when its future
+/// completes, with the reason the future gives, or `{panic, Message}`
+/// when it panics.
 pub struct Process {
     pub(crate) pid: Pid,
-    pub(crate) rx: mpsc::UnboundedReceiver<Term>,
+    pub(crate) entry: Arc<ProcEntry>,
     pub(crate) saved: VecDeque<Term>,
     pub(crate) node: Node,
+    /// Ended by its task's guard, not by drop.
+    pub(crate) spawned: bool,
 }
 
 impl Process {
-    /// This process's pid.
+    /// This process's pid (`self()`).
     pub fn pid(&self) -> &Pid {
         &self.pid
     }
@@ -28,12 +37,21 @@ impl Process {
         &self.node
     }
 
-    /// The next message, oldest first (`None` once the node is gone).
+    /// The next message, oldest first; `None` once the process has been
+    /// ended (by an exit signal, or the node stopping).
     pub async fn recv(&mut self) -> Option<Term> {
         if let Some(m) = self.saved.pop_front() {
             return Some(m);
         }
-        self.rx.recv().await
+        let entry = &self.entry;
+        std::future::poll_fn(|cx| entry.mailbox.poll_pop(cx)).await
+    }
+
+    /// The next message if one is waiting (`receive ... after 0`).
+    pub fn try_recv(&mut self) -> Option<Term> {
+        self.saved
+            .pop_front()
+            .or_else(|| self.entry.mailbox.try_pop())
     }
 
     /// The oldest message for which `pred` holds, waiting at most
@@ -49,16 +67,26 @@ impl Process {
         }
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+            let entry = &self.entry;
+            let next = std::future::poll_fn(|cx| entry.mailbox.poll_pop(cx));
+            match tokio::time::timeout_at(deadline, next).await {
                 Ok(Some(m)) if pred(&m) => return Some(m),
                 Ok(Some(m)) => self.saved.push_back(m),
                 Ok(None) | Err(_) => return None,
             }
         }
     }
-}
 
-impl Process {
+    /// Messages waiting in the mailbox (`message_queue_len`).
+    pub fn queue_len(&self) -> usize {
+        self.saved.len() + self.entry.mailbox.len()
+    }
+
+    /// Sends `msg` to `to` (`To ! Msg`); see [`Node::send`].
+    pub async fn send(&self, to: &Pid, msg: Term) -> Result<(), crate::Error> {
+        self.node.send(to, msg).await
+    }
+
     /// `process_flag(trap_exit, On)`: exit signals arrive as
     /// `{'EXIT', From, Reason}` messages instead of ending the process.
     pub fn trap_exit(&self, on: bool) {
@@ -70,30 +98,55 @@ impl Process {
         self.node.link(&self.pid, other).await;
     }
 
-    /// `monitor(process, Target)`, where `target` is a pid or a
-    /// `{Name, Node}` tuple; the `DOWN` message carries the returned ref.
+    /// `unlink/1`.
+    pub fn unlink(&self, other: &Pid) {
+        self.node.unlink(&self.pid, other);
+    }
+
+    /// `monitor(process, Target)`, where `target` is a pid, a local
+    /// registered name or a `{Name, Node}` tuple; the `DOWN` message
+    /// carries the returned reference.
     pub async fn monitor(&self, target: &Term) -> Term {
         self.node.monitor(&self.pid, target).await
+    }
+
+    /// `demonitor(Ref, [flush])`: the monitor is gone and no `DOWN` of it
+    /// stays in the mailbox.
+    pub fn demonitor(&mut self, reference: &Term) {
+        self.node.demonitor(reference);
+        let is_down = |m: &Term| matches!(m.as_tuple(), Some([d, r, ..]) if d.is_atom("DOWN") && r == reference);
+        self.saved.retain(|m| !is_down(m));
+        while let Some(m) = self.entry.mailbox.try_pop() {
+            if !is_down(&m) {
+                self.saved.push_back(m);
+            }
+        }
     }
 
     /// `alias()`: a reference that other processes, here or on BEAM nodes,
     /// can send to (`Alias ! Msg`) until [`Process::unalias`].
     pub fn alias(&self) -> Term {
-        let a = self.node.make_ref();
-        crate::node::lock(&self.node.0.aliases).insert(a.clone(), self.pid.clone());
-        a
+        self.node.add_alias(&self.pid)
     }
 
     /// `unalias(Alias)`: messages to it are dropped from now on.
     pub fn unalias(&self, alias: &Term) -> bool {
-        crate::node::lock(&self.node.0.aliases)
-            .remove(alias)
-            .is_some()
+        self.node.remove_alias(&self.pid, alias)
     }
 
-    /// True while the process has not been ended by an exit signal.
+    /// Its registered name (`process_info(self(), registered_name)`).
+    pub fn registered_name(&self) -> Option<nodus_term::Atom> {
+        crate::node::lock(&self.entry.state).name.clone()
+    }
+
+    /// `register(Name, self())`.
+    pub fn register(&self, name: &str) -> Result<(), crate::Error> {
+        self.node.register(name, &self.pid)
+    }
+
+    /// True while the process has not been ended.
     pub fn is_alive(&self) -> bool {
-        self.node.local_alive(&self.pid)
+        !self.entry.mailbox.is_closed()
     }
 
     /// Ends the process with `reason` (`exit(Reason)`).
@@ -104,6 +157,8 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
-        self.node.process_exited(&self.pid, Term::atom("normal"));
+        if !self.spawned {
+            self.node.process_exited(&self.pid, Term::atom("normal"));
+        }
     }
 }

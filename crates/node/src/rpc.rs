@@ -13,14 +13,18 @@
 //! `rpc:call/4` did before OTP 23.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use nodus_proto::dist::Control;
-use nodus_term::{etf, Atom, Term};
+use nodus_term::{Atom, Term};
 
 use crate::error::Error;
-use crate::node::{lock, Node};
+use crate::erts::spawnable::{ProcessFuture, SpawnFn};
+use crate::gen_server::{self, Call};
+use crate::node::Node;
+use crate::process::Process;
 
 /// How a Rust function called over rpc fails, as an Erlang exception.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,128 +37,87 @@ pub enum Exception {
     Exit(Term),
 }
 
-/// A function callable over rpc: its arguments in, a result or an
-/// exception out.
-pub type RpcFn = Arc<dyn Fn(&Node, &[Term]) -> Result<Term, Exception> + Send + Sync>;
+/// What an rpc function returns.
+pub type RpcFuture = Pin<Box<dyn Future<Output = Result<Term, Exception>> + Send>>;
 
-/// The registered rpc functions, by module and function name.
+/// A function callable over rpc: the node and the arguments in, a result
+/// or an exception out.
+pub type RpcFn = Arc<dyn Fn(Node, Vec<Term>) -> RpcFuture + Send + Sync>;
+
+/// The registered rpc functions, by module and function name (a node
+/// extension).
 #[derive(Default)]
-pub(crate) struct Functions(HashMap<(Atom, Atom), RpcFn>);
-
-fn badarg() -> Exception {
-    Exception::Error(Term::atom("badarg"))
-}
-
-/// The built-in functions every node answers.
-fn builtin(node: &Node, m: &str, f: &str, args: &[Term]) -> Option<Result<Term, Exception>> {
-    if m == "global" {
-        return global_builtin(node, f, args);
-    }
-    if m != "erlang" {
-        return None;
-    }
-    let list = |v: Vec<Atom>| Term::List(v.into_iter().map(Term::Atom).collect());
-    Some(match (f, args) {
-        ("node", []) => Ok(Term::Atom(node.name().clone())),
-        ("nodes", []) => Ok(list(node.nodes())),
-        ("nodes", [arg]) => nodes_of_kind(node, arg).map(list),
-        ("is_alive", []) => Ok(Term::atom("true")),
-        ("registered", []) => Ok(list(node.registered())),
-        ("whereis", [Term::Atom(a)]) => Ok(node
-            .whereis(a.as_str())
-            .map_or_else(|| Term::atom("undefined"), Term::from)),
-        ("term_to_binary", [t]) | ("term_to_binary", [t, _]) => {
-            let compressed = matches!(args.get(1), Some(Term::List(o)) if o.iter().any(|x| x.is_atom("compressed")));
-            let opts = etf::EncodeOptions {
-                compressed: compressed.then_some(6),
-                ..Default::default()
-            };
-            etf::encode_with(t, opts)
-                .map(Term::binary)
-                .map_err(|_| badarg())
-        }
-        ("binary_to_term", [Term::Binary(b)]) | ("binary_to_term", [Term::Binary(b), _]) => {
-            etf::decode(b).map_err(|_| badarg())
-        }
-        ("system_info", [Term::Atom(a)]) if a == "otp_release" => Ok(Term::List(
-            "25".bytes().map(|b| Term::Int(i64::from(b))).collect(),
-        )),
-        ("system_info", [Term::Atom(a)]) if a == "version" => Ok(Term::List(
-            env!("CARGO_PKG_VERSION")
-                .bytes()
-                .map(|b| Term::Int(i64::from(b)))
-                .collect(),
-        )),
-        _ => return None,
-    })
-}
-
-/// `erlang:nodes/1`: `visible`, `hidden`, `connected`, `this`, `known`,
-/// or a list of these.
-fn nodes_of_kind(node: &Node, arg: &Term) -> Result<Vec<Atom>, Exception> {
-    let kinds: Vec<&Term> = match arg {
-        Term::List(l) => l.iter().collect(),
-        t => vec![t],
-    };
-    let mut out: Vec<Atom> = Vec::new();
-    for k in kinds {
-        let add = match k.as_atom() {
-            Some("visible") => node.nodes(),
-            Some("hidden") => node.nodes_hidden(),
-            Some("connected") => node.connected(),
-            Some("this") => vec![node.name().clone()],
-            Some("known") => {
-                let mut v = node.connected();
-                v.push(node.name().clone());
-                v
-            }
-            _ => return Err(badarg()),
-        };
-        for n in add {
-            if !out.contains(&n) {
-                out.push(n);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// `global:whereis_name/1` and `global:registered_names/0`, from the
-/// names this node's `global` keeps.
-fn global_builtin(node: &Node, f: &str, args: &[Term]) -> Option<Result<Term, Exception>> {
-    let names = node.global_names();
-    Some(Ok(match (f, args) {
-        ("whereis_name", [name]) => names
-            .into_iter()
-            .find(|(n, _)| n == name)
-            .map_or_else(|| Term::atom("undefined"), |(_, p)| Term::from(p)),
-        ("registered_names", []) => Term::List(names.into_iter().map(|(n, _)| n).collect()),
-        _ => return None,
-    }))
-}
+struct Functions(RwLock<HashMap<(Atom, Atom), RpcFn>>);
 
 impl Node {
-    /// Makes `module:function(Args...)` callable from BEAM's `rpc:call/4`
-    /// and `erpc:call/4`, for any arity.
-    pub fn register_fn<F>(&self, module: &str, function: &str, f: F)
+    /// Makes `module:function(Args...)` callable from BEAM's `rpc:call/4`,
+    /// `erpc:call/4` and `spawn(Node, M, F, Args)`, for any arity. `f` is
+    /// async: each call runs as its own process, so a slow function
+    /// delays nothing else. A panic in it fails that call with
+    /// `error:{panic, Message}` (`rpc:call` gives `{badrpc, {'EXIT',
+    /// {{panic, Message}, Stack}}}`).
+    pub fn register_fn<F, Fut>(&self, module: &str, function: &str, f: F)
+    where
+        F: Fn(Node, Vec<Term>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Term, Exception>> + Send + 'static,
+    {
+        let func: RpcFn = Arc::new(move |node, args| Box::pin(f(node, args)));
+        let key = (Atom::new(module), Atom::new(function));
+        self.extension(Functions::default)
+            .0
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.clone(), func);
+        // `spawn(Node, M, F, A)`: the function as the body of a process.
+        let (m, f) = key;
+        let body: SpawnFn = Arc::new(move |process, args| {
+            let (m, f) = (m.clone(), f.clone());
+            Box::pin(async move {
+                let node = process.node().clone();
+                let r = node.apply(&m, &f, args.clone()).await;
+                drop(process);
+                match r {
+                    Ok(_) => Term::atom("normal"),
+                    Err(Exception::Exit(r)) => r,
+                    Err(Exception::Error(r)) => Term::Tuple(vec![r, stack(&m, &f, &args)]),
+                    Err(Exception::Throw(v)) => Term::Tuple(vec![
+                        Term::Tuple(vec![Term::atom("nocatch"), v]),
+                        stack(&m, &f, &args),
+                    ]),
+                }
+            })
+        });
+        self.register_spawnable(module, function, body);
+    }
+
+    /// [`Node::register_fn`] for a plain function that needs no `.await`
+    /// (it still runs on the call's own process).
+    pub fn register_sync_fn<F>(&self, module: &str, function: &str, f: F)
     where
         F: Fn(&Node, &[Term]) -> Result<Term, Exception> + Send + Sync + 'static,
     {
-        lock(&self.0.functions)
-            .0
-            .insert((Atom::new(module), Atom::new(function)), Arc::new(f));
+        let f = Arc::new(f);
+        self.register_fn(module, function, move |node, args| {
+            let f = f.clone();
+            async move { f(&node, &args) }
+        });
     }
 
     /// Runs `m:f(args)` here: a registered function or a built-in;
-    /// `undef` otherwise.
-    pub fn apply(&self, m: &Atom, f: &Atom, args: &[Term]) -> Result<Term, Exception> {
-        let registered = lock(&self.0.functions)
-            .0
-            .get(&(m.clone(), f.clone()))
-            .cloned();
+    /// `undef` otherwise. A panic becomes `error:{panic, Message}`.
+    pub async fn apply(&self, m: &Atom, f: &Atom, args: Vec<Term>) -> Result<Term, Exception> {
+        let registered = self.try_extension::<Functions>().and_then(|fs| {
+            fs.0.read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&(m.clone(), f.clone()))
+                .cloned()
+        });
         match registered {
-            Some(func) => func(self, args),
-            None => builtin(self, m.as_str(), f.as_str(), args)
+            Some(func) => match crate::erts::spawn::catch_panic(func(self.clone(), args)).await {
+                Ok(r) => r,
+                Err(panic) => Err(Exception::Error(panic)),
+            },
+            None => crate::rpc_builtins::call(self, m.as_str(), f.as_str(), &args)
                 .unwrap_or_else(|| Err(Exception::Error(Term::atom("undef")))),
         }
     }
@@ -200,13 +163,26 @@ impl Node {
     }
 }
 
+/// `[{M, F, Args, []}]`: the stack of an exception in `M:F(Args)`.
+fn stack(m: &Atom, f: &Atom, args: &[Term]) -> Term {
+    Term::List(vec![Term::Tuple(vec![
+        Term::Atom(m.clone()),
+        Term::Atom(f.clone()),
+        Term::List(args.to_vec()),
+        Term::nil(),
+    ])])
+}
+
 /// Starts the `rex` server: answers `{From, features_request}` (sent by
 /// BEAM's rpc to every visible node) with `[erpc]`, and
-/// `{call, M, F, Args, GroupLeader}`
-/// gen_server calls (what [`Node::rpc`] and pre-OTP-23 `rpc:call/4`
-/// send) with the result of [`Node::apply`], or `{badrpc, {'EXIT',
-/// {Reason, Stack}}}`.
+/// `{call, M, F, Args, GroupLeader}` gen_server calls (what
+/// [`Node::rpc`] and pre-OTP-23 `rpc:call/4` send) with the result of
+/// [`Node::apply`], or `{badrpc, {'EXIT', {Reason, Stack}}}`; each call
+/// runs as its own process, as `rex` does. Registers `erpc`'s entry
+/// points for `SPAWN_REQUEST`s.
 pub(crate) fn start_rex(node: &Node) {
+    node.register_spawnable("erpc", "execute_call", Arc::new(execute_call));
+    node.register_spawnable("erpc", "execute_cast", Arc::new(execute_cast));
     let pid = node.spawn(|mut me| async move {
         while let Some(msg) = me.recv().await {
             // rpc's node observer on a BEAM peer asks what we support.
@@ -222,128 +198,75 @@ pub(crate) fn start_rex(node: &Node) {
                     continue;
                 }
             }
-            let Some(call) = crate::gen::Call::parse(&msg) else {
+            if crate::sys::handle(&mut me, &msg, || Term::atom("undefined")).await {
+                continue;
+            }
+            let Some(call) = Call::parse(&msg) else {
                 continue;
             };
-            let answer = match call.request.as_tuple() {
-                Some([op, Term::Atom(m), Term::Atom(f), Term::List(args), _])
-                    if op.is_atom("call") =>
-                {
-                    match me.node().apply(m, f, args) {
-                        Ok(v) => v,
-                        Err(Exception::Throw(v)) => v,
-                        Err(Exception::Exit(r)) => badrpc(Term::Tuple(vec![Term::atom("EXIT"), r])),
-                        Err(Exception::Error(r)) => {
-                            let frame = Term::Tuple(vec![
-                                Term::Atom(m.clone()),
-                                Term::Atom(f.clone()),
-                                Term::List(args.clone()),
-                                Term::nil(),
-                            ]);
-                            badrpc(Term::Tuple(vec![
-                                Term::atom("EXIT"),
-                                Term::Tuple(vec![r, Term::List(vec![frame])]),
-                            ]))
-                        }
-                    }
-                }
-                _ => badrpc(Term::atom("notsup")),
-            };
-            crate::gen::reply(me.node(), &call.from, answer).await;
+            let node = me.node().clone();
+            node.spawn(move |worker| async move {
+                let answer = rex_answer(worker.node(), call.request).await;
+                gen_server::reply(worker.node(), &call.from, answer).await;
+            });
         }
     });
     let _ = node.register("rex", &pid);
+}
+
+async fn rex_answer(node: &Node, request: Term) -> Term {
+    let Some([op, Term::Atom(m), Term::Atom(f), Term::List(args), _]) = request.as_tuple() else {
+        return badrpc(Term::atom("notsup"));
+    };
+    if !op.is_atom("call") {
+        return badrpc(Term::atom("notsup"));
+    }
+    match node.apply(m, f, args.clone()).await {
+        Ok(v) => v,
+        Err(Exception::Throw(v)) => v,
+        Err(Exception::Exit(r)) => badrpc(Term::Tuple(vec![Term::atom("EXIT"), r])),
+        Err(Exception::Error(r)) => badrpc(Term::Tuple(vec![
+            Term::atom("EXIT"),
+            Term::Tuple(vec![r, stack(m, f, args)]),
+        ])),
+    }
 }
 
 fn badrpc(reason: Term) -> Term {
     Term::Tuple(vec![Term::atom("badrpc"), reason])
 }
 
-/// Serves a `SPAWN_REQUEST` from `peer`.
-pub(crate) fn spawn_request(node: &Node, peer: &Atom, req: Control, args: Term) {
-    let Control::SpawnRequest {
-        req_id,
-        from,
-        module,
-        function,
-        arity,
-        opts,
-        ..
-    } = req
-    else {
-        return;
-    };
-    let wants = |o: &str| matches!(&opts, Term::List(l) if l.iter().any(|x| x.is_atom(o)));
-    let supported = module == "erpc"
-        && ((function == "execute_call" && arity == 4)
-            || (function == "execute_cast" && arity == 3));
-    if !supported {
-        let reply = Control::SpawnReply {
-            req_id,
-            to: from,
-            flags: 0,
-            result: Term::atom("notsup"),
-        };
-        node.send_control(peer, reply);
-        return;
-    }
-    let process = node.process();
-    let pid = process.pid().clone();
-    let mut flags = 0;
-    if wants("monitor") {
-        node.add_monitor(&pid, from.clone(), req_id.clone());
-        flags |= 2;
-    }
-    if wants("link") {
-        node.add_link(&pid, &from);
-        flags |= 1;
-    }
-    node.send_control(
-        peer,
-        Control::SpawnReply {
-            req_id,
-            to: from,
-            flags,
-            result: Term::from(pid),
-        },
-    );
-    let node = node.clone();
-    tokio::spawn(async move {
-        let a = args.as_list().map(<[Term]>::to_vec).unwrap_or_default();
-        let reason = match (function.as_str(), a.as_slice()) {
-            ("execute_call", [res, Term::Atom(m), Term::Atom(f), Term::List(call_args)]) => {
-                call_reason(&node, res.clone(), m, f, call_args)
+/// `erpc:execute_call(Ref, M, F, A)`: ends with `{Ref, return, Result}`
+/// (or `throw`, `exit`, `error` with a stack), which reaches the caller
+/// as its monitor's `DOWN`.
+fn execute_call(process: Process, args: Vec<Term>) -> ProcessFuture {
+    Box::pin(async move {
+        let node = process.node().clone();
+        let t = Term::Tuple;
+        let reason = match args.as_slice() {
+            [res, Term::Atom(m), Term::Atom(f), Term::List(a)] => {
+                match node.apply(m, f, a.clone()).await {
+                    Ok(v) => t(vec![res.clone(), Term::atom("return"), v]),
+                    Err(Exception::Throw(v)) => t(vec![res.clone(), Term::atom("throw"), v]),
+                    Err(Exception::Exit(v)) => t(vec![res.clone(), Term::atom("exit"), v]),
+                    Err(Exception::Error(r)) => {
+                        t(vec![res.clone(), Term::atom("error"), r, stack(m, f, a)])
+                    }
+                }
             }
-            ("execute_cast", [Term::Atom(m), Term::Atom(f), Term::List(call_args)]) => {
-                let _ = node.apply(m, f, call_args);
-                Term::atom("normal")
-            }
-            _ => Term::Tuple(vec![Term::atom("badarg"), args.clone()]),
+            _ => t(vec![Term::atom("badarg"), Term::List(args.clone())]),
         };
-        process.exit(reason);
-    });
+        drop(process);
+        reason
+    })
 }
 
-/// The exit reason `erpc:execute_call/4` would end with.
-fn call_reason(node: &Node, res: Term, m: &Atom, f: &Atom, args: &[Term]) -> Term {
-    let t = |v: Vec<Term>| Term::Tuple(v);
-    match node.apply(m, f, args) {
-        Ok(v) => t(vec![res, Term::atom("return"), v]),
-        Err(Exception::Throw(v)) => t(vec![res, Term::atom("throw"), v]),
-        Err(Exception::Exit(v)) => t(vec![res, Term::atom("exit"), v]),
-        Err(Exception::Error(reason)) => {
-            let frame = t(vec![
-                Term::Atom(m.clone()),
-                Term::Atom(f.clone()),
-                Term::List(args.to_vec()),
-                Term::nil(),
-            ]);
-            t(vec![
-                res,
-                Term::atom("error"),
-                reason,
-                Term::List(vec![frame]),
-            ])
+/// `erpc:execute_cast(M, F, A)`: runs it, drops the result.
+fn execute_cast(process: Process, args: Vec<Term>) -> ProcessFuture {
+    Box::pin(async move {
+        if let [Term::Atom(m), Term::Atom(f), Term::List(a)] = args.as_slice() {
+            let _ = process.node().apply(m, f, a.clone()).await;
         }
-    }
+        Term::atom("normal")
+    })
 }

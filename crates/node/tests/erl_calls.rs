@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use nodus::gen::{reply, Call};
+use nodus::gen_server::{reply, Call};
 use nodus::Node;
 use nodus_proto::flags;
 use nodus_proto::handshake::{Config, Handshake, State};
@@ -118,7 +118,10 @@ async fn calls_node_events_and_hostile_peers() {
         .call(&missing, Term::atom("x"), Duration::from_secs(10))
         .await
         .expect_err("noproc");
-    assert_eq!(err, nodus::gen::CallError::Down(Term::atom("noproc")));
+    assert_eq!(
+        err,
+        nodus::gen_server::CallError::Down(Term::atom("noproc"))
+    );
 
     // Hostile peers on the listener: each connection is closed, the node goes on.
     let addr = ("127.0.0.1", node.port());

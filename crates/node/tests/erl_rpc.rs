@@ -20,14 +20,14 @@ async fn rpc_both_ways() {
         .start()
         .await
         .expect("node");
-    node.register_fn("demo", "add", |_, args| match args {
+    node.register_sync_fn("demo", "add", |_, args| match args {
         [Term::Int(a), Term::Int(b)] => Ok(Term::Int(a + b)),
         _ => Err(Exception::Error(Term::atom("badarith"))),
     });
-    node.register_fn("demo", "fail", |_, _| {
+    node.register_sync_fn("demo", "fail", |_, _| {
         Err(Exception::Error(Term::atom("badarith")))
     });
-    node.register_fn("demo", "throw", |_, _| {
+    node.register_sync_fn("demo", "throw", |_, _| {
         Err(Exception::Throw(Term::atom("thrown")))
     });
 

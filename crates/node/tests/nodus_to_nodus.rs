@@ -24,7 +24,7 @@ async fn two_nodus_nodes_talk() {
         .await
         .expect("n2");
     assert!(n1.embedded_epmd_names().is_some() && n2.embedded_epmd_names().is_none());
-    n1.register_fn("m", "double", |_, a| match a {
+    n1.register_sync_fn("m", "double", |_, a| match a {
         [Term::Int(i)] => Ok(Term::Int(i * 2)),
         _ => Err(Exception::Error(Term::atom("badarg"))),
     });

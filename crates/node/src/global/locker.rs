@@ -421,7 +421,7 @@ impl Locker {
                 self.apply_known(&m);
             }
         }
-        while let Ok(m) = self.me.rx.try_recv() {
+        while let Some(m) = self.me.entry.mailbox.try_pop() {
             if matches!(m.as_tuple(), Some([h, _]) if h.is_atom("add_to_known") || h.is_atom("remove_from_known"))
             {
                 self.apply_known(&m);
@@ -526,7 +526,7 @@ impl Locker {
                 if let Some([_, Term::Atom(n)]) = t[0].as_tuple() {
                     if let Some(i) = waiting.iter().position(|(w, _)| w == n) {
                         let (n, mref) = waiting.remove(i);
-                        self.node.demonitor(&mref).await;
+                        self.node.demonitor(&mref);
                         replies.push((n, t[1].clone()));
                     }
                 }
@@ -535,7 +535,7 @@ impl Locker {
             }
         }
         for (_, mref) in waiting {
-            self.node.demonitor(&mref).await;
+            self.node.demonitor(&mref);
         }
         replies
     }

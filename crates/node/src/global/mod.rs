@@ -11,12 +11,20 @@
 //! know and says `in_sync`: a node that connects to one member ends up
 //! connected to all of them.
 //!
-//! Not done: `prevent_overlapping_partitions` (`lost_connection` messages
-//! are ignored), global groups, and name clashes are resolved by keeping
-//! the name of the smaller node instead of calling the resolve function.
+//! From Rust, [`register_name`], [`whereis_name`], [`send`], [`trans`]
+//! and the rest do what the `global` module's functions do: locks on all
+//! known nodes, then the name server of each node told. A name clash
+//! when two partitions meet is resolved as OTP resolves it: the node
+//! with the smaller name calls `global:resolve_it/4` on the node of the
+//! process it holds, which runs that name's resolve function
+//! ([`resolve`]).
+//!
+//! Not done: global groups.
 
+mod api;
 mod locker;
 mod partitions;
+mod resolve;
 mod sync;
 mod table;
 
@@ -25,10 +33,11 @@ use std::sync::Arc;
 
 use nodus_term::{Atom, Pid, Term};
 
-use crate::gen::{self, Call};
+use crate::gen_server::{self as gen, Call};
 use crate::node::Node;
 use crate::process::Process;
 
+pub use api::*;
 pub(crate) use table::Tables;
 
 /// The protocol version (`-define(vsn, 8)` in OTP 25's `global.erl`).
@@ -115,8 +124,9 @@ struct Server {
 }
 
 /// Starts `global_name_server` and its locker on `node`.
-pub(crate) fn start(node: &Node, connect_all: bool, prevent_overlap: bool) -> Arc<Tables> {
-    let tables = Arc::new(Tables::default());
+pub(crate) fn start(node: &Node, connect_all: bool, prevent_overlap: bool) {
+    let tables = node.extension(Tables::default);
+    resolve::register(node);
     let me = node.process();
     let locker_proc = node.process();
     let locker = locker_proc.pid().clone();
@@ -145,7 +155,6 @@ pub(crate) fn start(node: &Node, connect_all: bool, prevent_overlap: bool) -> Ar
         next_tag: -576_460_752_303_423_488,
     };
     tokio::spawn(server.run());
-    tables
 }
 
 impl Server {
@@ -414,6 +423,11 @@ impl Server {
                     atom("add_to_known"),
                     Term::List(added.into_iter().map(Term::Atom).collect()),
                 ]));
+            }
+            ("exchange_ops", [_, _, tag, Term::List(ops), Term::List(res)]) => {
+                if self.my_tag(&n) == *tag {
+                    self.exchange_ops(&n, ops.clone(), res.clone());
+                }
             }
             ("in_sync", [_, _, _]) => {
                 if !self.synced.contains(&n) {

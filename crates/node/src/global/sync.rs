@@ -2,7 +2,9 @@
 //! the exchange of names once the lockers hold the lock, `resolved`, and
 //! telling each partition about the other (`new_nodes`, `in_sync`).
 
-use nodus_term::{Atom, Term};
+use nodus_term::{Atom, Pid, Term};
+
+use crate::node::Node;
 
 use super::{atom, cancel_connect_msg, cast, info, node_list, tuple, Server, VSN};
 use super::{SaveOps, WaitLock};
@@ -84,17 +86,47 @@ impl Server {
     pub(super) fn exchange(&mut self, n: &Atom, names: Term) {
         match std::mem::take(&mut self.session(n).wait_lock) {
             WaitLock::LockIsSet => {
-                let (ops, res) = self.exchange_names(n, &names);
-                self.exchange_ops(n, ops, res);
+                let (ops, res, clashes) = self.exchange_names(n, &names);
+                if clashes.is_empty() {
+                    self.exchange_ops(n, ops, res);
+                } else {
+                    // Clashes are resolved by rpc, off the server (OTP's
+                    // resolver process); the outcome comes back as an
+                    // `exchange_ops` cast.
+                    let tag = self.my_tag(n);
+                    let node = self.node.clone();
+                    let server = self.me.pid().clone();
+                    let n = n.clone();
+                    tokio::spawn(async move {
+                        let (ops, res) = resolve_clashes(&node, ops, res, clashes).await;
+                        let msg = tuple(vec![
+                            atom("$gen_cast"),
+                            tuple(vec![
+                                atom("exchange_ops"),
+                                Term::Atom(n),
+                                tag,
+                                Term::List(ops),
+                                Term::List(res),
+                            ]),
+                        ]);
+                        let _ = node.send(&server, msg).await;
+                    });
+                }
             }
             _ => self.session(n).wait_lock = WaitLock::Exchange(names),
         }
     }
 
-    /// Compares `n`'s names with ours: what to insert here (`Ops`), and
-    /// what `n` must take from us after a clash (`Resolved`).
-    pub(super) fn exchange_names(&self, n: &Atom, names: &Term) -> (Vec<Term>, Vec<Term>) {
-        let (mut ops, mut res) = (Vec::new(), Vec::new());
+    /// Compares `n`'s names with ours: what to insert here (`Ops`), what
+    /// `n` must take from us (`Resolved`), and the clashes this node must
+    /// resolve (it is the smaller one): `(Name, HisPid, HisMethod,
+    /// OurPid, OurMethod)`.
+    pub(super) fn exchange_names(
+        &self,
+        n: &Atom,
+        names: &Term,
+    ) -> (Vec<Term>, Vec<Term>, Vec<Clash>) {
+        let (mut ops, res, mut clashes) = (Vec::new(), Vec::new(), Vec::new());
         for entry in names.as_list().unwrap_or(&[]) {
             let Some([name, Term::Pid(pid), method]) = entry.as_tuple() else {
                 continue;
@@ -103,8 +135,11 @@ impl Server {
                 Some((p, _)) if p == **pid => {}
                 Some((p2, m2)) => {
                     if self.node.name().as_str() < n.as_str() {
-                        let ins = tuple(vec![name.clone(), Term::from(p2), m2]);
-                        res.push(tuple(vec![atom("insert"), ins]));
+                        clashes.push(Clash {
+                            name: name.clone(),
+                            his: ((**pid).clone(), method.clone()),
+                            ours: (p2, m2),
+                        });
                     }
                 }
                 None => {
@@ -113,7 +148,7 @@ impl Server {
                 }
             }
         }
-        (ops, res)
+        (ops, res, clashes)
     }
 
     pub(super) fn exchange_ops(&mut self, n: &Atom, ops: Vec<Term>, res: Vec<Term>) {
@@ -320,4 +355,65 @@ impl Server {
             }
         }
     }
+}
+
+/// A name both partitions hold.
+pub(super) struct Clash {
+    name: Term,
+    his: (Pid, Term),
+    ours: (Pid, Term),
+}
+
+/// Runs each clash's resolve function on the node of our pid
+/// (`global:resolve_it(Method, Name, HisPid, OurPid)`), as
+/// `exchange_names/4` does, and adds the outcome to the ops.
+async fn resolve_clashes(
+    node: &Node,
+    mut ops: Vec<Term>,
+    mut res: Vec<Term>,
+    clashes: Vec<Clash>,
+) -> (Vec<Term>, Vec<Term>) {
+    for c in clashes {
+        let (pid, method) = c.his;
+        let (pid2, method2) = c.ours;
+        let winner = if pid2.node == *node.name() {
+            super::resolve::resolve_it(node, &method2, &c.name, pid.clone(), pid2.clone()).await
+        } else {
+            let args = vec![
+                method2.clone(),
+                c.name.clone(),
+                Term::from(pid.clone()),
+                Term::from(pid2.clone()),
+            ];
+            node.rpc(
+                pid2.node.as_str(),
+                "global",
+                "resolve_it",
+                args,
+                std::time::Duration::from_secs(10),
+            )
+            .await
+            .unwrap_or_else(|_| atom("none"))
+        };
+        match &winner {
+            Term::Pid(p) if **p == pid => {
+                ops.push(tuple(vec![
+                    atom("insert"),
+                    tuple(vec![c.name, Term::from(pid), method]),
+                ]));
+            }
+            Term::Pid(p) if **p == pid2 => {
+                res.push(tuple(vec![
+                    atom("insert"),
+                    tuple(vec![c.name, Term::from(pid2), method2]),
+                ]));
+            }
+            _ => {
+                let op = tuple(vec![atom("delete"), c.name]);
+                ops.push(op.clone());
+                res.push(op);
+            }
+        }
+    }
+    (ops, res)
 }

@@ -57,11 +57,7 @@ pub fn write_term(out: &mut String, term: &Term) {
             }
             out.push('}');
         }
-        Term::Pid(p) => {
-            out.push_str("#Pid<");
-            write_quoted_atom(out, p.node.as_str());
-            let _ = write!(out, ".{}.{}.{}>", p.id, p.serial, p.creation);
-        }
+        Term::Pid(p) => write_pid(out, p),
         Term::Port(p) => {
             out.push_str("#Port<");
             write_quoted_atom(out, p.node.as_str());
@@ -238,4 +234,19 @@ fn write_quoted_atom(out: &mut String, s: &str) {
         push_char(out, c as u32, '\'');
     }
     out.push('\'');
+}
+
+fn write_pid(out: &mut String, p: &crate::Pid) {
+    out.push_str("#Pid<");
+    write_quoted_atom(out, p.node.as_str());
+    let _ = write!(out, ".{}.{}.{}>", p.id, p.serial, p.creation);
+}
+
+impl std::fmt::Display for crate::Pid {
+    /// `#Pid<'node'.Id.Serial.Creation>`, as a pid term prints.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = String::new();
+        write_pid(&mut s, self);
+        f.write_str(&s)
+    }
 }

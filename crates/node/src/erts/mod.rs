@@ -1,0 +1,51 @@
+//! The process core: what ERTS gives Erlang code as BIFs. The process
+//! table and mailboxes ([`ptab`], [`mailbox`]), spawning with crash
+//! semantics ([`spawn`]), exit signals, links and monitors ([`signals`]),
+//! the name registry and aliases ([`registry`]), node monitoring
+//! ([`node_monitor`]) and the table of functions peers may spawn
+//! ([`spawnable`]).
+//!
+//! Nothing here knows a service: `net_kernel`'s process, `rex`, `global`,
+//! `gen_server` and `supervisor` are written against the public API these
+//! modules give [`crate::Node`] and [`crate::Process`], as OTP's kernel is
+//! written against BIFs.
+
+pub(crate) mod mailbox;
+pub(crate) mod node_monitor;
+pub(crate) mod ptab;
+pub(crate) mod registry;
+pub(crate) mod signals;
+pub(crate) mod spawn;
+pub(crate) mod spawnable;
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU32;
+use std::sync::{Arc, Mutex, RwLock};
+
+use nodus_term::{Atom, Pid, Term};
+
+/// A monitor held by a local process.
+pub(crate) struct Held {
+    /// The process holding it.
+    pub(crate) watcher: Pid,
+    /// What it monitors: a pid or `{Name, Node}`.
+    pub(crate) target: Term,
+    /// The node of the target.
+    pub(crate) node: Atom,
+}
+
+/// The node-wide state of the process core.
+#[derive(Default)]
+pub(crate) struct Erts {
+    pub(crate) procs: ptab::ProcTable,
+    pub(crate) names: RwLock<HashMap<Atom, Pid>>,
+    pub(crate) aliases: Mutex<HashMap<Term, Pid>>,
+    /// Monitors local processes hold, by reference.
+    pub(crate) monitors: Mutex<HashMap<Term, Held>>,
+    pub(crate) node_watchers: Mutex<Vec<node_monitor::NodeWatcher>>,
+    pub(crate) spawnables: RwLock<HashMap<(Atom, Atom), spawnable::Spawnable>>,
+    /// Per-node state of services, by type.
+    pub(crate) extensions: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+    pub(crate) next_ref: AtomicU32,
+}

@@ -1,0 +1,162 @@
+//! The process table: every live local process by id, each with its
+//! mailbox and the signals state ERTS keeps in a process control block
+//! (links, monitors, `trap_exit`, registered name, aliases). Answers to
+//! ERTS's `erl_ptab.c` and the link/monitor parts of `erl_process.c`.
+//!
+//! The table is sharded by id so that spawns, exits and sends on
+//! different processes rarely meet on one lock; a process's own state has
+//! its own lock, taken for a few instructions at a time and never across
+//! an `.await`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use nodus_term::{Atom, Pid, Term};
+use tokio::sync::oneshot;
+
+use super::mailbox::Mailbox;
+
+const SHARDS: usize = 64;
+
+/// Who is told when a process exits.
+pub(crate) enum Watcher {
+    /// A process (here or remote) that gets `{'DOWN', Ref, process, Pid,
+    /// Reason}`; the reference is kept beside it.
+    Process(Pid, Term),
+    /// A Rust [`crate::ExitHandle`] waiting for the reason.
+    Handle(oneshot::Sender<Term>),
+}
+
+/// What ERTS keeps for a process besides its heap.
+#[derive(Default)]
+pub(crate) struct ProcState {
+    /// Linked processes, here or remote.
+    pub(crate) links: Vec<Pid>,
+    /// Monitors on this process.
+    pub(crate) watchers: Vec<Watcher>,
+    /// References of the monitors this process holds (keys of the node's
+    /// monitor table).
+    pub(crate) holds: Vec<Term>,
+    /// `process_flag(trap_exit, true)`.
+    pub(crate) trap_exit: bool,
+    /// Its registered name.
+    pub(crate) name: Option<Atom>,
+    /// Its active aliases.
+    pub(crate) aliases: Vec<Term>,
+    /// It called `monitor_nodes`.
+    pub(crate) watches_nodes: bool,
+    /// What it runs, for `process_info(P, initial_call)`: `{M, F, A}`.
+    pub(crate) initial_call: Option<Term>,
+    /// The task of a spawned process, stopped when it is killed.
+    pub(crate) task: Option<tokio::task::AbortHandle>,
+}
+
+/// One live process.
+pub(crate) struct ProcEntry {
+    pub(crate) mailbox: Mailbox,
+    pub(crate) state: Mutex<ProcState>,
+}
+
+/// The table of live processes.
+pub(crate) struct ProcTable {
+    shards: Box<[RwLock<HashMap<u32, Arc<ProcEntry>>>]>,
+    next_id: AtomicU32,
+    count: AtomicUsize,
+}
+
+impl Default for ProcTable {
+    fn default() -> Self {
+        ProcTable {
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            next_id: AtomicU32::new(1),
+            count: AtomicUsize::new(0),
+        }
+    }
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
+
+impl ProcTable {
+    fn shard(&self, id: u32) -> &RwLock<HashMap<u32, Arc<ProcEntry>>> {
+        &self.shards[id as usize % SHARDS]
+    }
+
+    /// A new process entry under a fresh id (15 + 16 bits of pid space,
+    /// as a pid's id and serial; ids wrap, skipping live ones).
+    pub(crate) fn insert(&self) -> (u32, Arc<ProcEntry>) {
+        let entry = Arc::new(ProcEntry {
+            mailbox: Mailbox::default(),
+            state: Mutex::default(),
+        });
+        loop {
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed) & 0x7FFF_FFFF;
+            if id == 0 {
+                continue;
+            }
+            let mut shard = write(self.shard(id));
+            if let std::collections::hash_map::Entry::Vacant(v) = shard.entry(id) {
+                v.insert(entry.clone());
+                self.count.fetch_add(1, Ordering::Relaxed);
+                return (id, entry);
+            }
+        }
+    }
+
+    /// The entry of a live process.
+    pub(crate) fn get(&self, id: u32) -> Option<Arc<ProcEntry>> {
+        read(self.shard(id)).get(&id).cloned()
+    }
+
+    /// Queues `msg` for process `id`; false when it does not exist.
+    pub(crate) fn deliver(&self, id: u32, msg: Term) -> bool {
+        match read(self.shard(id)).get(&id) {
+            Some(e) => e.mailbox.push(msg),
+            None => false,
+        }
+    }
+
+    /// Takes process `id` out of the table.
+    pub(crate) fn remove(&self, id: u32) -> Option<Arc<ProcEntry>> {
+        let e = write(self.shard(id)).remove(&id);
+        if e.is_some() {
+            self.count.fetch_sub(1, Ordering::Relaxed);
+        }
+        e
+    }
+
+    /// Live processes.
+    pub(crate) fn len(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// The ids of every live process, sorted.
+    pub(crate) fn ids(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = self
+            .shards
+            .iter()
+            .flat_map(|s| read(s).keys().copied().collect::<Vec<_>>())
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Every live process with its entry (a snapshot).
+    pub(crate) fn entries(&self) -> Vec<(u32, Arc<ProcEntry>)> {
+        self.shards
+            .iter()
+            .flat_map(|s| {
+                read(s)
+                    .iter()
+                    .map(|(k, v)| (*k, v.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+}

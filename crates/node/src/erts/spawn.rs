@@ -1,0 +1,228 @@
+//! Spawning processes that live and die like Erlang's. Answers to ERTS's
+//! `spawn/1`, `spawn_link/1`, `spawn_monitor/1` and a process's exit when
+//! its function returns or crashes.
+//!
+//! A process is an async closure that gets its [`Process`]. When the
+//! future completes, the process exits with the reason its output gives
+//! ([`IntoExitReason`]: `()` is `normal`). When it panics, the process
+//! exits with `{panic, Message}` (`Message` the panic's text as a UTF-8
+//! binary, e.g. `{panic, <<"index out of bounds: the len is 0 but the
+//! index is 3">>}`): links fire and monitors get that reason; the node
+//! and every other process go on. A process killed by an exit signal has
+//! its task stopped, as an Erlang process is.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use nodus_term::{Pid, Term};
+use tokio::sync::oneshot;
+
+use super::ptab::Watcher;
+use crate::node::{lock, Node};
+use crate::process::Process;
+
+/// What a process's future ends with, turned into its exit reason.
+pub trait IntoExitReason {
+    /// The exit reason.
+    fn into_exit_reason(self) -> Term;
+}
+
+impl IntoExitReason for () {
+    fn into_exit_reason(self) -> Term {
+        Term::atom("normal")
+    }
+}
+
+impl IntoExitReason for Term {
+    fn into_exit_reason(self) -> Term {
+        self
+    }
+}
+
+impl<E: Into<Term>> IntoExitReason for Result<(), E> {
+    fn into_exit_reason(self) -> Term {
+        match self {
+            Ok(()) => Term::atom("normal"),
+            Err(e) => e.into(),
+        }
+    }
+}
+
+/// The exit reason of a panic: `{panic, Message}`.
+pub fn panic_reason(payload: &(dyn std::any::Any + Send)) -> Term {
+    let text = if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_string()
+    };
+    Term::Tuple(vec![Term::atom("panic"), Term::binary(text.into_bytes())])
+}
+
+/// A future awaiting a process's exit reason (from
+/// [`Node::spawn_monitor`] or [`Node::exit_handle`]). A process that was
+/// already gone gives `noproc`.
+pub struct ExitHandle {
+    rx: Option<oneshot::Receiver<Term>>,
+}
+
+impl Future for ExitHandle {
+    type Output = Term;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Term> {
+        match &mut self.rx {
+            None => Poll::Ready(Term::atom("noproc")),
+            Some(rx) => Pin::new(rx)
+                .poll(cx)
+                .map(|r| r.unwrap_or_else(|_| Term::atom("noproc"))),
+        }
+    }
+}
+
+/// Runs `f`, turning a panic inside it into `Err({panic, Message})`.
+pub async fn catch_panic<F: Future>(f: F) -> Result<F::Output, Term> {
+    let mut f = std::pin::pin!(f);
+    std::future::poll_fn(move |cx| {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| f.as_mut().poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(panic_reason(payload.as_ref()))),
+        }
+    })
+    .await
+}
+
+/// Ends a process whose task is dropped unfinished (the runtime shutting
+/// down): a no-op when it already exited.
+struct ExitOnDrop {
+    node: Node,
+    pid: Pid,
+}
+
+impl Drop for ExitOnDrop {
+    fn drop(&mut self) {
+        self.node.process_exited(&self.pid, Term::atom("killed"));
+    }
+}
+
+impl Node {
+    /// Runs `fut` as the body of process `p` (already in the table).
+    pub(crate) fn run_process<Fut>(&self, pid: Pid, fut: Fut)
+    where
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        let guard = ExitOnDrop {
+            node: self.clone(),
+            pid: pid.clone(),
+        };
+        let task = tokio::spawn(async move {
+            let reason = match catch_panic(fut).await {
+                Ok(out) => out.into_exit_reason(),
+                Err(reason) => {
+                    tracing::error!("process {} crashed: {reason}", guard.pid);
+                    reason
+                }
+            };
+            guard.node.process_exited(&guard.pid, reason);
+        });
+        match self.local_entry(&pid) {
+            Some(e) => lock(&e.state).task = Some(task.abort_handle()),
+            // Killed before it ran.
+            None => task.abort(),
+        }
+    }
+
+    /// `spawn/1`: starts a process running `f`; its pid.
+    pub fn spawn<F, Fut>(&self, f: F) -> Pid
+    where
+        F: FnOnce(Process) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        let p = self.spawned_process();
+        let pid = p.pid().clone();
+        self.run_process(pid.clone(), f(p));
+        pid
+    }
+
+    /// Starts a process running `f`, linked to local process `parent`
+    /// (what `spawn_link` does when `parent` calls it).
+    pub fn spawn_linked_to<F, Fut>(&self, parent: &Pid, f: F) -> Pid
+    where
+        F: FnOnce(Process) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        let p = self.spawned_process();
+        let pid = p.pid().clone();
+        if self.add_link(parent, &pid) {
+            self.add_link(&pid, parent);
+        } else {
+            self.exit_signal(&pid, parent, Term::atom("noproc"), false);
+        }
+        self.run_process(pid.clone(), f(p));
+        pid
+    }
+
+    /// `spawn_monitor/1` from Rust: starts a process running `f`; its pid
+    /// and a handle that resolves to its exit reason.
+    pub fn spawn_monitor<F, Fut>(&self, f: F) -> (Pid, ExitHandle)
+    where
+        F: FnOnce(Process) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        let p = self.spawned_process();
+        let pid = p.pid().clone();
+        let handle = self.exit_handle(&pid);
+        self.run_process(pid.clone(), f(p));
+        (pid, handle)
+    }
+
+    /// A handle that resolves to the exit reason of local process `pid`
+    /// (`noproc` if it is not alive).
+    pub fn exit_handle(&self, pid: &Pid) -> ExitHandle {
+        let (tx, rx) = oneshot::channel();
+        match self.add_watcher(pid, Watcher::Handle(tx)) {
+            Ok(()) => ExitHandle { rx: Some(rx) },
+            Err(_) => ExitHandle { rx: None },
+        }
+    }
+}
+
+impl Process {
+    /// `spawn_link/1`: starts a process running `f`, linked to this one.
+    pub fn spawn_link<F, Fut>(&self, f: F) -> Pid
+    where
+        F: FnOnce(Process) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        let node = self.node();
+        let p = node.spawned_process();
+        let pid = p.pid().clone();
+        node.add_link(&pid, self.pid());
+        node.add_link(self.pid(), &pid);
+        node.run_process(pid.clone(), f(p));
+        pid
+    }
+
+    /// `spawn_monitor/1`: starts a process running `f`, monitored by this
+    /// one; its pid and the monitor reference of the `DOWN` message.
+    pub fn spawn_monitor<F, Fut>(&self, f: F) -> (Pid, Term)
+    where
+        F: FnOnce(Process) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        let node = self.node();
+        let p = node.spawned_process();
+        let pid = p.pid().clone();
+        let reference = node.monitor_local(self.pid(), &pid);
+        node.run_process(pid.clone(), f(p));
+        (pid, reference)
+    }
+}

@@ -36,6 +36,7 @@ mod node;
 mod process;
 pub mod rpc;
 mod rpc_builtins;
+pub mod supervisor;
 pub mod sys;
 
 pub use builder::NodeBuilder;
@@ -45,6 +46,6 @@ pub use erts::spawn::{catch_panic, panic_reason, ExitHandle, IntoExitReason};
 pub use erts::spawnable::{ProcessFuture, SpawnFn};
 pub use node::Node;
 pub use nodus_term;
-pub use nodus_term::{from_term, to_term, Atom, Pid, Reference, Term};
+pub use nodus_term::{atom, from_term, to_term, Atom, Pid, Reference, Term};
 pub use process::Process;
 pub use rpc::Exception;

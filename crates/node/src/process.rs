@@ -11,6 +11,9 @@ use nodus_term::{Pid, Term};
 use crate::erts::ptab::ProcEntry;
 use crate::node::Node;
 
+/// About thirty years: "forever" for a timeout.
+pub(crate) const FOREVER: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
+
 /// A process: its pid, its mailbox, and the node it lives on.
 ///
 /// A process made with [`Node::process`] ends (`normal`) when this value
@@ -65,7 +68,10 @@ impl Process {
         if let Some(i) = self.saved.iter().position(&pred) {
             return self.saved.remove(i);
         }
-        let deadline = tokio::time::Instant::now() + timeout;
+        // A timeout too long to add to the clock waits forever.
+        let deadline = tokio::time::Instant::now()
+            .checked_add(timeout)
+            .unwrap_or_else(|| tokio::time::Instant::now() + FOREVER);
         loop {
             let entry = &self.entry;
             let next = std::future::poll_fn(|cx| entry.mailbox.poll_pop(cx));

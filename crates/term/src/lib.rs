@@ -25,4 +25,6 @@ pub mod text;
 
 pub use atom::Atom;
 pub use serde::{from_term, to_term, Error as SerdeError};
-pub use term::{BitString, ExternalFun, ImproperList, LocalFun, Map, Pid, Port, Reference, Term};
+pub use term::{
+    atom, BitString, ExternalFun, ImproperList, LocalFun, Map, Pid, Port, Reference, Term,
+};

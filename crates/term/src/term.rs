@@ -20,7 +20,7 @@ use crate::atom::Atom;
 /// Equality is Erlang's `=:=` and ordering is Erlang's term order, refined
 /// so that terms that are `==` but not `=:=` (such as `1` and `1.0`) still
 /// have a fixed order (see [`crate::order`]).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum Term {
     /// An atom, such as `ok`.
     Atom(Atom),
@@ -271,6 +271,12 @@ impl Term {
         Term::Atom(Atom::new(name))
     }
 
+    /// The atom `name`, or why it cannot be one (more than 255
+    /// characters): the constructor for names that come from input.
+    pub fn try_atom(name: &str) -> Result<Term, crate::atom::AtomTooLong> {
+        Atom::try_new(name).map(Term::Atom)
+    }
+
     /// `[]`.
     pub fn nil() -> Term {
         Term::List(Vec::new())
@@ -454,8 +460,75 @@ impl From<Reference> for Term {
     }
 }
 
-impl From<Vec<Term>> for Term {
-    fn from(v: Vec<Term>) -> Term {
-        Term::List(v)
+impl<T: Into<Term>> From<Vec<T>> for Term {
+    /// A proper list.
+    fn from(v: Vec<T>) -> Term {
+        Term::List(v.into_iter().map(Into::into).collect())
+    }
+}
+
+impl From<&str> for Term {
+    /// A UTF-8 binary (an Elixir string), as serde writes a `&str`.
+    fn from(s: &str) -> Term {
+        Term::binary(s.as_bytes())
+    }
+}
+
+impl From<String> for Term {
+    /// A UTF-8 binary (an Elixir string).
+    fn from(s: String) -> Term {
+        Term::binary(s.into_bytes())
+    }
+}
+
+impl From<bool> for Term {
+    /// The atom `true` or `false`.
+    fn from(b: bool) -> Term {
+        Term::atom(if b { "true" } else { "false" })
+    }
+}
+
+impl From<&Atom> for Term {
+    fn from(a: &Atom) -> Term {
+        Term::Atom(a.clone())
+    }
+}
+
+impl From<&Pid> for Term {
+    fn from(p: &Pid) -> Term {
+        Term::Pid(Box::new(p.clone()))
+    }
+}
+
+macro_rules! tuple_from {
+    ($($t:ident),+) => {
+        impl<$($t: Into<Term>),+> From<($($t,)+)> for Term {
+            /// A tuple of the converted elements.
+            #[allow(non_snake_case)]
+            fn from(($($t,)+): ($($t,)+)) -> Term {
+                Term::Tuple(vec![$($t.into()),+])
+            }
+        }
+    };
+}
+tuple_from!(A);
+tuple_from!(A, B);
+tuple_from!(A, B, C);
+tuple_from!(A, B, C, D);
+tuple_from!(A, B, C, D, E);
+tuple_from!(A, B, C, D, E, F);
+
+/// The atom `name` as a term, for literals (`atom("ok")`); it panics on a
+/// name longer than 255 characters, so build atoms from input with
+/// [`Atom::try_new`].
+pub fn atom(name: &str) -> Term {
+    Term::atom(name)
+}
+
+impl std::fmt::Debug for Term {
+    /// Erlang syntax, as `Display` (`{ok,<<"Ada">>}`), so that test
+    /// failures and logs read as a BEAM shell would print the term.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
     }
 }

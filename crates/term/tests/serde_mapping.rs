@@ -141,3 +141,44 @@ fn type_errors_say_what_was_found() {
     assert!(to_term(&f64::NAN).is_err());
     assert!(from_term::<u8>(&Term::Int(300)).is_err());
 }
+
+#[test]
+fn rust_result_is_ok_or_error_tuple() {
+    let ok: Result<i64, String> = Ok(5);
+    let err: Result<i64, String> = Err("bad".into());
+    assert_eq!(to_term(&ok).unwrap().to_string(), "{ok,5}");
+    assert_eq!(to_term(&err).unwrap().to_string(), "{error,<<\"bad\">>}");
+    let back: Result<i64, String> =
+        from_term(&text::parse_term("{error, <<\"x\">>}").unwrap()).unwrap();
+    assert_eq!(back, Err("x".to_string()));
+    let back: Result<i64, String> = from_term(&text::parse_term("{ok, 7}").unwrap()).unwrap();
+    assert_eq!(back, Ok(7));
+    assert!(from_term::<Result<i64, String>>(&text::parse_term("{perhaps, 7}").unwrap()).is_err());
+}
+
+#[test]
+fn keyword_lists_read_into_structs() {
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Opts {
+        pool_size: i64,
+        name: String,
+    }
+    let t = text::parse_term("[{pool_size, 4}, {name, <<\"pubsub\">>}]").unwrap();
+    assert_eq!(
+        from_term::<Opts>(&t).unwrap(),
+        Opts {
+            pool_size: 4,
+            name: "pubsub".into()
+        }
+    );
+}
+
+#[test]
+fn terms_from_rust_values_and_readable_debug() {
+    use nodus_term::atom;
+    let t = Term::from((atom("ok"), 1i64, "text", true, vec![1i64, 2]));
+    assert_eq!(t.to_string(), "{ok,1,<<\"text\">>,true,[1,2]}");
+    assert_eq!(format!("{t:?}"), t.to_string());
+    assert!(Term::try_atom(&"a".repeat(256)).is_err());
+    assert!(Term::try_atom(&"a".repeat(255)).is_ok());
+}

@@ -221,23 +221,34 @@ impl<'de> de::Deserializer<'de> for Deserializer<'de> {
         _: &'static [&'static str],
         v: V,
     ) -> Result<V::Value, Error> {
-        self.deserialize_map(v)
+        match self.0 {
+            // A keyword list, `[{Key, Value}]` with atom keys, reads as
+            // a struct too (as an Erlang proplist or Elixir keyword list).
+            Term::List(l) if l.iter().all(is_keyword_pair) => v.visit_map(KeywordAcc {
+                it: l.iter(),
+                value: None,
+            }),
+            _ => self.deserialize_map(v),
+        }
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
         self,
-        _: &'static str,
+        name: &'static str,
         _: &'static [&'static str],
         v: V,
     ) -> Result<V::Value, Error> {
+        let result = name == "Result";
         match self.0 {
             Term::Atom(_) | Term::Binary(_) => v.visit_enum(Enum {
                 tag: self.0,
                 rest: &[],
+                result,
             }),
             Term::Tuple(t) if !t.is_empty() => v.visit_enum(Enum {
                 tag: &t[0],
                 rest: &t[1..],
+                result,
             }),
             other => Err(unexpected(other, "an atom or a tagged tuple")),
         }
@@ -331,12 +342,55 @@ impl<'de> de::MapAccess<'de> for MapAcc<'de> {
 struct Enum<'de> {
     tag: &'de Term,
     rest: &'de [Term],
+    /// A Rust `Result`: `{ok, V}` is `Ok(V)`, `{error, E}` is `Err(E)`.
+    result: bool,
+}
+
+fn is_keyword_pair(t: &Term) -> bool {
+    matches!(t.as_tuple(), Some([Term::Atom(_), _]))
+}
+
+/// A keyword list read as a map.
+struct KeywordAcc<'de> {
+    it: std::slice::Iter<'de, Term>,
+    value: Option<&'de Term>,
+}
+
+impl<'de> de::MapAccess<'de> for KeywordAcc<'de> {
+    type Error = Error;
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Error> {
+        match self.it.next().and_then(Term::as_tuple) {
+            Some([k, v]) => {
+                self.value = Some(v);
+                seed.deserialize(Deserializer(k)).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
+        match self.value.take() {
+            Some(v) => seed.deserialize(Deserializer(v)),
+            None => Err(Error("keyword value requested before its key".into())),
+        }
+    }
 }
 
 impl<'de> de::EnumAccess<'de> for Enum<'de> {
     type Error = Error;
     type Variant = Self;
     fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self), Error> {
+        if self.result {
+            let name = match self.tag.as_atom() {
+                Some("ok") => "Ok",
+                Some("error") => "Err",
+                _ => return Err(unexpected(self.tag, "ok or error")),
+            };
+            let v = seed.deserialize(de::value::StrDeserializer::<Error>::new(name))?;
+            return Ok((v, self));
+        }
         let v = seed.deserialize(Deserializer(self.tag))?;
         Ok((v, self))
     }

@@ -157,12 +157,18 @@ impl ser::Serializer for Serializer {
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,
-        _: &'static str,
+        name: &'static str,
         _: u32,
         variant: &'static str,
         v: &T,
     ) -> Result<Term, Error> {
-        Ok(Term::Tuple(vec![atom(variant)?, v.serialize(Serializer)?]))
+        // A Rust `Result` is `{ok, V}` or `{error, E}`, as Erlang says it.
+        let tag = match (name, variant) {
+            ("Result", "Ok") => "ok",
+            ("Result", "Err") => "error",
+            _ => variant,
+        };
+        Ok(Term::Tuple(vec![atom(tag)?, v.serialize(Serializer)?]))
     }
     fn serialize_seq(self, len: Option<usize>) -> Result<SeqSer, Error> {
         Ok(SeqSer::new(len, None, false))

@@ -42,7 +42,7 @@ pub mod sys;
 pub use builder::NodeBuilder;
 pub use error::Error;
 pub use erts::node_monitor::{MonitorNodesOpts, NodeType};
-pub use erts::spawn::{catch_panic, panic_reason, ExitHandle, IntoExitReason};
+pub use erts::spawn::{catch_panic, panic_reason, ExitHandle};
 pub use erts::spawnable::{ProcessFuture, SpawnFn};
 pub use node::Node;
 pub use nodus_term;

@@ -97,6 +97,58 @@ pub fn reply_for(me: &Pid, req: &Term, status: impl FnOnce() -> Status) -> Term 
     }
 }
 
+/// `{terminate, Reason}`: the reason to stop with, for the loops that
+/// answer it (`gen_server`, `supervisor`).
+pub fn terminate_reason(req: &Term) -> Option<&Term> {
+    match req.as_tuple() {
+        Some([t, reason]) if t.is_atom("terminate") => Some(reason),
+        _ => None,
+    }
+}
+
+/// `sys:terminate(Name, Reason)` / `gen_server:stop/3`: tells the process
+/// to stop with `reason` (running its `terminate`) and waits until it is
+/// gone; `Err` with the reason if it was not there, or `timeout`.
+pub async fn terminate(
+    node: &crate::Node,
+    target: impl Into<gen_server::ServerRef>,
+    reason: Term,
+    timeout: std::time::Duration,
+) -> Result<(), Term> {
+    let mut me = node.process();
+    let target = target.into();
+    let Some(pid) = target_pid(node, &target) else {
+        return Err(Term::atom("noproc"));
+    };
+    let mref = me.monitor(&Term::from(pid.clone())).await;
+    let req = Term::Tuple(vec![Term::atom("terminate"), reason]);
+    let _ = gen_server::client::call_term_label(&mut me, &pid, "system", req, timeout).await;
+    let r = mref.clone();
+    let down = me
+        .recv_match(
+            move |m| matches!(m.as_tuple(), Some([d, rr, ..]) if d.is_atom("DOWN") && *rr == r),
+            timeout,
+        )
+        .await;
+    match down {
+        Some(Term::Tuple(v)) if v.get(4).is_some_and(|r| r.is_atom("noproc")) => {
+            Err(Term::atom("noproc"))
+        }
+        Some(_) => Ok(()),
+        None => Err(Term::atom("timeout")),
+    }
+}
+
+fn target_pid(node: &crate::Node, t: &gen_server::ServerRef) -> Option<Pid> {
+    match t {
+        gen_server::ServerRef::Pid(p) => Some(p.clone()),
+        gen_server::ServerRef::Local(a) => node.whereis(a.as_str()),
+        gen_server::ServerRef::Remote(a, n) if n == node.name() => node.whereis(a.as_str()),
+        gen_server::ServerRef::Remote(..) => None,
+        gen_server::ServerRef::Global(name) => crate::global::whereis_name(node, name),
+    }
+}
+
 /// Answers `msg` if it is a system message for a plain process whose
 /// state is `state()`; true when it was one.
 pub async fn handle(me: &mut Process, msg: &Term, state: impl FnOnce() -> Term) -> bool {

@@ -109,8 +109,8 @@ impl Node {
         lock(&self.0.erts.node_watchers).retain(|w| &w.pid != pid);
     }
 
-    /// Processes subscribed with `monitor_nodes` (for introspection).
-    pub(crate) fn node_watcher_count(&self) -> usize {
+    /// How many `monitor_nodes` subscriptions live processes hold.
+    pub fn monitor_nodes_count(&self) -> usize {
         lock(&self.0.erts.node_watchers).len()
     }
 

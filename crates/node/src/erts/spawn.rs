@@ -3,8 +3,8 @@
 //! its function returns or crashes.
 //!
 //! A process is an async closure that gets its [`Process`]. When the
-//! future completes, the process exits with the reason its output gives
-//! ([`IntoExitReason`]: `()` is `normal`). When it panics, the process
+//! future completes, the process exits `normal` (or with the reason given
+//! to [`Process::exit`]). When it panics, the process
 //! exits with `{panic, Message}` (`Message` the panic's text as a UTF-8
 //! binary, e.g. `{panic, <<"index out of bounds: the len is 0 but the
 //! index is 3">>}`): links fire and monitors get that reason; the node
@@ -24,7 +24,7 @@ use crate::node::{lock, Node};
 use crate::process::Process;
 
 /// What a process's future ends with, turned into its exit reason.
-pub trait IntoExitReason {
+pub(crate) trait IntoExitReason {
     /// The exit reason.
     fn into_exit_reason(self) -> Term;
 }
@@ -135,12 +135,33 @@ impl Node {
         }
     }
 
-    /// `spawn/1`: starts a process running `f`; its pid.
-    pub fn spawn<F, Fut>(&self, f: F) -> Pid
+    /// Starts a process whose future gives its exit reason, linked to
+    /// local `parent` when given (for services: `gen_server`,
+    /// `supervisor`).
+    pub(crate) fn spawn_reason<F, Fut>(&self, parent: Option<&Pid>, f: F) -> Pid
     where
         F: FnOnce(Process) -> Fut,
         Fut: Future + Send + 'static,
         Fut::Output: IntoExitReason,
+    {
+        let p = self.spawned_process();
+        let pid = p.pid().clone();
+        if let Some(parent) = parent {
+            if self.add_link(parent, &pid) {
+                self.add_link(&pid, parent);
+            } else {
+                self.exit_signal(&pid, parent, Term::atom("noproc"), false);
+            }
+        }
+        self.run_process(pid.clone(), f(p));
+        pid
+    }
+
+    /// `spawn/1`: starts a process running `f`; its pid.
+    pub fn spawn<F, Fut>(&self, f: F) -> Pid
+    where
+        F: FnOnce(Process) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
     {
         let p = self.spawned_process();
         let pid = p.pid().clone();
@@ -153,8 +174,7 @@ impl Node {
     pub fn spawn_linked_to<F, Fut>(&self, parent: &Pid, f: F) -> Pid
     where
         F: FnOnce(Process) -> Fut,
-        Fut: Future + Send + 'static,
-        Fut::Output: IntoExitReason,
+        Fut: Future<Output = ()> + Send + 'static,
     {
         let p = self.spawned_process();
         let pid = p.pid().clone();
@@ -172,8 +192,7 @@ impl Node {
     pub fn spawn_monitor<F, Fut>(&self, f: F) -> (Pid, ExitHandle)
     where
         F: FnOnce(Process) -> Fut,
-        Fut: Future + Send + 'static,
-        Fut::Output: IntoExitReason,
+        Fut: Future<Output = ()> + Send + 'static,
     {
         let p = self.spawned_process();
         let pid = p.pid().clone();
@@ -198,8 +217,7 @@ impl Process {
     pub fn spawn_link<F, Fut>(&self, f: F) -> Pid
     where
         F: FnOnce(Process) -> Fut,
-        Fut: Future + Send + 'static,
-        Fut::Output: IntoExitReason,
+        Fut: Future<Output = ()> + Send + 'static,
     {
         let node = self.node();
         let p = node.spawned_process();
@@ -215,8 +233,7 @@ impl Process {
     pub fn spawn_monitor<F, Fut>(&self, f: F) -> (Pid, Term)
     where
         F: FnOnce(Process) -> Fut,
-        Fut: Future + Send + 'static,
-        Fut::Output: IntoExitReason,
+        Fut: Future<Output = ()> + Send + 'static,
     {
         let node = self.node();
         let p = node.spawned_process();

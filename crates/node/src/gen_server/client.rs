@@ -217,6 +217,37 @@ impl Process {
     }
 }
 
+/// A `gen:call` with another label than `$gen_call` (`system` for `sys`
+/// requests): `{Label, {Self, Ref}, Request}`.
+pub(crate) async fn call_term_label(
+    me: &mut Process,
+    to: &Pid,
+    label: &str,
+    request: Term,
+    timeout: Duration,
+) -> Result<Term, CallError> {
+    let node = me.node().clone();
+    let mref = me.monitor(&Term::from(to.clone())).await;
+    let msg = Term::Tuple(vec![
+        Term::atom(label),
+        Term::Tuple(vec![Term::from(me.pid().clone()), mref.clone()]),
+        request,
+    ]);
+    let _ = node.send(to, msg).await;
+    let r = mref.clone();
+    let got = me
+        .recv_match(
+            move |m| matches!(m.as_tuple(), Some([tag, _]) if *tag == r),
+            timeout,
+        )
+        .await;
+    me.demonitor(&mref);
+    match got {
+        Some(Term::Tuple(mut v)) if v.len() == 2 => Ok(v.remove(1)),
+        _ => Err(CallError::Timeout),
+    }
+}
+
 /// `gen_server:call(Server, Request, Timeout)` from this process, typed:
 /// the request goes through serde ([`nodus_term::to_term`]) and the
 /// reply comes back the same way.

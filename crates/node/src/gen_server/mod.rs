@@ -45,7 +45,7 @@ mod server;
 pub use client::{
     abcast, call, call_term, cast, cast_term, multi_call, reply, Call, CallError, ServerRef,
 };
-pub use server::{start, Options, Registration};
+pub use server::{start, stop, Options, Registration};
 
 use std::future::Future;
 

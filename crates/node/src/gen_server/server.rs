@@ -101,8 +101,8 @@ pub async fn start<S: GenServer>(node: &Node, args: S::Args, opts: Options) -> R
         run(me, state, start_opts.parent).await
     };
     let pid = match &parent {
-        Some(p) if node.is_process_alive(p) => node.spawn_linked_to(p, body),
-        _ => node.spawn(body),
+        Some(p) if node.is_process_alive(p) => node.spawn_reason(Some(p), body),
+        _ => node.spawn_reason(None, body),
     };
     let result = match init_timeout {
         Some(t) => tokio::time::timeout(t, rx)
@@ -141,6 +141,17 @@ async fn register(me: &Process, name: &Option<Registration>) -> Result<(), Term>
     }
 }
 
+/// `gen_server:stop(Server, Reason, Timeout)`: the server runs its
+/// `terminate` and exits with `reason`; waits until it is gone.
+pub async fn stop(
+    node: &Node,
+    server: impl Into<super::ServerRef>,
+    reason: Term,
+    timeout: Duration,
+) -> Result<(), Term> {
+    sys::terminate(node, server, reason, timeout).await
+}
+
 /// What a step of the loop decided.
 enum Step {
     Go,
@@ -172,6 +183,10 @@ async fn step<S: GenServer>(
     msg: Term,
 ) -> Step {
     if let Some((from, req)) = sys::parse(&msg) {
+        if let Some(reason) = sys::terminate_reason(req) {
+            reply(me.node(), from, Term::atom("ok")).await;
+            return Step::Stop(reason.clone());
+        }
         let pid = me.pid().clone();
         let name = me
             .registered_name()

@@ -126,8 +126,8 @@ async fn start_opt(
         sup.run().await
     };
     let pid = match &parent {
-        Some(p) => node.spawn_linked_to(p, body),
-        None => node.spawn(body),
+        Some(p) => node.spawn_reason(Some(p), body),
+        None => node.spawn_reason(None, body),
     };
     match rx.await {
         Ok(Ok(())) => Ok(pid),
@@ -309,6 +309,12 @@ impl Sup {
                 }
             }
             if let Some((from, req)) = sys::parse(&msg) {
+                if let Some(reason) = sys::terminate_reason(req) {
+                    let reason = reason.clone();
+                    gen_server::reply(self.me.node(), from, Term::atom("ok")).await;
+                    self.terminate_all().await;
+                    return reason;
+                }
                 let pid = self.me.pid().clone();
                 let name = self
                     .me
@@ -415,6 +421,12 @@ impl Sup {
             }
         }
     }
+}
+
+/// `supervisor:stop/1` (`gen:stop`): the supervisor stops its children,
+/// the last started first, and exits `normal`; waits until it is gone.
+pub async fn stop(node: &Node, sup: impl Into<ServerRef>) -> Result<(), Term> {
+    sys::terminate(node, sup, Term::atom("normal"), crate::process::FOREVER).await
 }
 
 /// A child as `which_children` reports it.

@@ -12,7 +12,6 @@ use nodus_term::{Pid, Term};
 use crate::gen_server::{self, GenServer, Options};
 use crate::node::Node;
 use crate::process::Process;
-use crate::IntoExitReason;
 
 /// How a supervisor restarts children (`strategy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -148,8 +147,7 @@ impl ChildSpec {
     pub fn task<F, Fut>(id: &str, f: F) -> ChildSpec
     where
         F: Fn(Process) -> Fut + Send + Sync + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: IntoExitReason,
+        Fut: Future<Output = ()> + Send + 'static,
     {
         let f = Arc::new(f);
         ChildSpec::new(id, move |node, sup| {

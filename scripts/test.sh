@@ -3,8 +3,8 @@
 # `erlc`) on PATH; `.ci/run` installs Erlang on a fresh Debian machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for tool in erl erlc cargo; do
-  command -v "$tool" >/dev/null || { echo "test.sh: $tool is missing (apt-get install erlang-nox)" >&2; exit 1; }
+for tool in erl erlc elixir cargo; do
+  command -v "$tool" >/dev/null || { echo "test.sh: $tool is missing (apt-get install erlang-nox elixir)" >&2; exit 1; }
 done
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

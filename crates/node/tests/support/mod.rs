@@ -89,3 +89,63 @@ pub fn wait_line(rx: &mpsc::Receiver<String>, prefix: &str) -> String {
         }
     }
 }
+
+/// Runs `elixir --name NAME --cookie COOKIE FILE` (the script written to
+/// HOME) against EPMD on `epmd`, returning it and its stdout lines.
+pub fn elixir(
+    epmd: u16,
+    home: &Path,
+    name: &str,
+    cookie: &str,
+    script: &str,
+) -> (Proc, mpsc::Receiver<String>) {
+    let file = home.join(format!(
+        "{}.exs",
+        name.split('@').next().unwrap_or("script")
+    ));
+    // Evaluated, not compiled: OTP 25's compiler fails on some receive
+    // patterns of a long script (`beam_ssa_recv: unsafe_edge`).
+    let body = format!("Code.eval_string(~S\"\"\"\n{script}\n\"\"\")\n");
+    std::fs::write(&file, body).expect("write script");
+    let mut child = Command::new("elixir")
+        .args(["--name", name, "--cookie", cookie])
+        .arg(&file)
+        .env("ERL_EPMD_PORT", epmd.to_string())
+        .env("HOME", home)
+        .env("ERL_CRASH_DUMP_SECONDS", "0")
+        .stdout(Stdio::piped())
+        .stderr(
+            std::fs::File::create(file.with_extension("err"))
+                .map_or_else(|_| Stdio::null(), Stdio::from),
+        )
+        .spawn()
+        .expect("elixir on PATH (apt-get install elixir)");
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (Proc(child), rx)
+}
+
+/// Every line of `rx` until one equals `end`, as `key -> rest of line`.
+pub fn collect_until(
+    rx: &mpsc::Receiver<String>,
+    end: &str,
+) -> std::collections::HashMap<String, String> {
+    let mut out = std::collections::HashMap::new();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(l) if l == end => return out,
+            Ok(l) => {
+                let (k, v) = l.split_once(' ').unwrap_or((l.as_str(), ""));
+                out.insert(k.to_string(), v.to_string());
+            }
+            Err(e) => panic!("the script ended before {end:?} ({e}); got {out:?}"),
+        }
+    }
+}

@@ -69,12 +69,20 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
         for n in &nodes {
             say!("  {} Node.list = {}", n.name(), node_list_text(&n.nodes()));
         }
+        say!("cookie: {cookie}");
+        let epmd = nodes.first().map_or(4369, |n| n.epmd_port());
+        let env = if epmd == 4369 { String::new() } else { format!("ERL_EPMD_PORT={epmd} ") };
+        say!("join from iex: {env}iex --name me@127.0.0.1 --cookie {cookie} -e 'Node.connect(:\"n1@127.0.0.1\") |> IO.inspect(); IO.inspect(Node.list())'");
         if !args.exit {
-            say!("running; Ctrl-C to stop");
-            tokio::signal::ctrl_c().await?;
+            say!("running; Ctrl-C or SIGTERM to stop");
+            crate::start_cmd::wait_for_signal().await?;
         }
-        for n in &nodes {
+        // The node that embeds the EPMD goes last, so that the others do
+        // not see their EPMD vanish (and warn) while they stop.
+        let (embedding, others): (Vec<_>, Vec<_>) = nodes.iter().partition(|n| n.embedded_epmd_names().is_some());
+        for n in others.into_iter().chain(embedding) {
             n.shutdown();
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         Ok(())

@@ -58,14 +58,18 @@ pub fn run(cmd: ConfigCmd) -> anyhow::Result<()> {
                     if cfg.node.short_names { " (short)" } else { "" }
                 );
             }
-            say!("  sync_nodes_optional: {:?}", k.sync_nodes_optional);
-            say!("  sync_nodes_mandatory: {:?}", k.sync_nodes_mandatory);
-            match k.sync_nodes_timeout {
-                Some(t) => say!("  sync_nodes_timeout: {t:?}"),
-                None => say!("  sync_nodes_timeout: not set (the boot does not wait)"),
+            let set = cfg.kernel_terms();
+            if set.is_empty() {
+                say!("  kernel: OTP's defaults");
             }
-            for u in &cfg.unknown {
-                say!("  warning: kernel parameter {u} is not implemented by nodus; ignored");
+            for (key, value) in &set {
+                say!("  {{{key}, {value}}}");
+            }
+            if k.sync_nodes_timeout.is_none() {
+                say!("  (no sync_nodes_timeout: the boot does not wait for other nodes)");
+            }
+            for w in cfg.warnings() {
+                say!("  warning: {w}");
             }
             Ok(())
         }

@@ -52,12 +52,13 @@ async fn hidden_node(
     cookie: Option<String>,
     epmd_port: Option<u16>,
 ) -> anyhow::Result<nodus::Node> {
-    let host = target
-        .split_once('@')
-        .map(|(_, h)| h.to_string())
-        .ok_or_else(|| anyhow::anyhow!("{target}: expected name@host"))?;
-    let mut b =
-        nodus::Node::builder(format!("nodus_cli_{}@{host}", std::process::id())).published(false);
+    nodus::node_name::check(target)?;
+    let host = target.split_once('@').map_or("", |(_, h)| h);
+    // A query never starts an EPMD: with none running, no node can be
+    // reached by name anyway.
+    let mut b = nodus::Node::builder(format!("nodus_cli_{}@{host}", std::process::id()))
+        .published(false)
+        .embed_epmd(false);
     if let Some(c) = cookie {
         b = b.cookie(c);
     }
@@ -81,7 +82,12 @@ pub fn rpc(args: RpcArgs) -> anyhow::Result<()> {
             .rpc(&args.node, &args.module, &args.function, list, t)
             .await;
         node.shutdown();
-        say!("{}", r?);
+        let r = r?;
+        say!("{r}");
+        // `{badrpc, Reason}` is a failure: exit non-zero, as the README says.
+        if matches!(r.as_tuple(), Some([tag, _]) if tag.is_atom("badrpc")) {
+            anyhow::bail!("rpc to {} failed (badrpc)", args.node);
+        }
         Ok(())
     })
 }

@@ -39,10 +39,18 @@ pub struct StartArgs {
     /// Erlang emulator flags, as `iex --erl "-config sys.config"`.
     #[arg(long, allow_hyphen_values = true)]
     pub erl: Vec<String>,
+    /// A kernel parameter, `KEY=VALUE` with an Erlang value (`erl -kernel
+    /// KEY VALUE`); overrides the configuration file.
+    #[arg(long = "kernel", value_name = "KEY=VALUE")]
+    pub kernel: Vec<String>,
 }
 
 /// Rewrites Erlang-style flags of `nodus start` into ours, and expands
-/// `--erl "..."` into the flags it holds.
+/// `--erl "..."` into the flags it holds: `-name`, `-sname`,
+/// `-setcookie`, `-config`, `-hidden`, and `-kernel Key Value` (into
+/// `--kernel Key=Value`). Other emulator flags (`+P 1000`, `-noshell`,
+/// `-pa dir`, ...) are warned about once each and dropped with their
+/// values.
 pub fn erlang_spellings(args: Vec<String>) -> Vec<String> {
     if args.get(1).map(String::as_str) != Some("start") {
         return args;
@@ -61,15 +69,43 @@ pub fn erlang_spellings(args: Vec<String>) -> Vec<String> {
             rest.push(a);
         }
     }
-    for a in rest {
-        out.push(match a.as_str() {
-            "-name" => "--name".into(),
-            "-sname" => "--sname".into(),
-            "-setcookie" => "--cookie".into(),
-            "-config" => "--config".into(),
-            "-hidden" => "--hidden".into(),
-            _ => a,
-        });
+    let mut it = rest.into_iter().peekable();
+    while let Some(a) = it.next() {
+        let mapped = match a.as_str() {
+            "-name" => "--name",
+            "-sname" => "--sname",
+            "-setcookie" => "--cookie",
+            "-config" => "--config",
+            "-hidden" => "--hidden",
+            "-kernel" => {
+                let key = it.next().unwrap_or_default();
+                let value = it.next().unwrap_or_default();
+                out.push("--kernel".into());
+                out.push(format!("{key}={value}"));
+                continue;
+            }
+            s if (s.starts_with('-') && !s.starts_with("--") && s.len() > 1)
+                || (s.starts_with('+') && s.len() > 1) =>
+            {
+                let mut dropped = vec![a.clone()];
+                while let Some(v) = it.peek() {
+                    if v.starts_with('-') || v.starts_with('+') {
+                        break;
+                    }
+                    dropped.push(it.next().unwrap_or_default());
+                }
+                eprintln!(
+                    "nodus: warning: emulator flag {} has no meaning for nodus; ignored",
+                    dropped.join(" ")
+                );
+                continue;
+            }
+            _ => {
+                out.push(a);
+                continue;
+            }
+        };
+        out.push(mapped.into());
     }
     out
 }
@@ -99,17 +135,26 @@ fn full_name(name: &str, short: bool) -> String {
     }
 }
 
+/// The file `-config NAME` means: as `erl`, `.config` is added to a name
+/// without it (`-config sys` reads `sys.config`); a `.toml` stays.
+pub fn config_path(path: &std::path::Path) -> PathBuf {
+    let ext = path.extension().and_then(|e| e.to_str());
+    if matches!(ext, Some("config") | Some("toml")) {
+        return path.to_path_buf();
+    }
+    let mut with = path.as_os_str().to_owned();
+    with.push(".config");
+    PathBuf::from(with)
+}
+
 /// Loads the configuration and reports unknown parameters once each.
 pub fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
     let Some(path) = path else {
         return Ok(Config::default());
     };
-    let cfg = Config::load(path)?;
-    for u in &cfg.unknown {
-        tracing::warn!(
-            "{}: kernel parameter {u} is not implemented by nodus; ignored",
-            path.display()
-        );
+    let cfg = Config::load(&config_path(path))?;
+    for w in cfg.warnings() {
+        tracing::warn!("{}: {w}", path.display());
     }
     Ok(cfg)
 }
@@ -123,31 +168,20 @@ pub fn node_list_text(nodes: &[nodus_term::Atom]) -> String {
     format!("[{}]", items.join(", "))
 }
 
-/// Builds a node from the configuration.
+/// Builds a node from the configuration ([`nodus::NodeBuilder::from_config`]),
+/// with the command line's cookie and EPMD port over the file's.
 pub fn builder(
     name: &str,
     cfg: &Config,
     cookie: Option<String>,
     epmd_port: Option<u16>,
 ) -> nodus::NodeBuilder {
-    let k = &cfg.kernel;
-    let mut b = nodus::Node::builder(name)
-        .ticktime(std::time::Duration::from_secs(k.net_ticktime))
-        .setup_time(k.setup_time())
-        .connect_all(k.connect_all)
-        .prevent_overlapping_partitions(k.prevent_overlapping_partitions)
-        .auto_connect(k.dist_auto_connect);
-    if let Some(c) = cookie.or_else(|| cfg.node.cookie.clone()) {
+    let mut b = nodus::NodeBuilder::from_config(name, cfg);
+    if let Some(c) = cookie {
         b = b.cookie(c);
     }
-    if let Some(p) = epmd_port.or(cfg.node.epmd_port) {
+    if let Some(p) = epmd_port {
         b = b.epmd_port(p);
-    }
-    if let Some((min, max)) = k.listen_ports() {
-        b = b.listen_ports(min, max);
-    }
-    if let Some(ip) = k.inet_dist_use_interface {
-        b = b.listen_interface(ip);
     }
     b
 }
@@ -191,7 +225,8 @@ async fn join_local_defaults(node: &nodus::Node) {
     }
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
+/// Waits for SIGINT or SIGTERM.
+pub(crate) async fn wait_for_signal() -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -227,7 +262,20 @@ fn print_node_events(node: &nodus::Node) {
 /// Runs `nodus start`.
 pub fn start(args: StartArgs) -> anyhow::Result<()> {
     let mut args = args;
-    let cfg = load_config(args.config.as_ref())?;
+    let mut cfg = load_config(args.config.as_ref())?;
+    for kv in &args.kernel {
+        let Some((key, value)) = kv.split_once('=') else {
+            anyhow::bail!("-kernel {kv}: expected a key and a value");
+        };
+        let term = nodus_term::text::parse_term(value)
+            .map_err(|e| anyhow::anyhow!("-kernel {key} {value}: {e}"))?;
+        cfg.set_kernel(key, &term)
+            .map_err(|e| anyhow::anyhow!("-kernel {key}: {e}"))?;
+        for w in cfg.warnings() {
+            tracing::warn!("-kernel: {w}");
+        }
+        cfg.unknown.clear();
+    }
     crate::runtime()?.block_on(async move {
         let epmd_port = args
             .epmd_port
@@ -242,7 +290,11 @@ pub fn start(args: StartArgs) -> anyhow::Result<()> {
         }
         let flagless = args.name.is_none() && args.sname.is_none() && cfg.node.name.is_none();
         let name = match (args.name.take(), args.sname.take(), &cfg.node.name) {
-            (Some(n), _, _) => full_name(&n, false),
+            (Some(n), _, _) => {
+                let full = full_name(&n, false);
+                nodus::node_name::check_long(&full)?;
+                full
+            }
             (None, Some(n), _) => full_name(&n, true),
             (None, None, Some(n)) => full_name(n, cfg.node.short_names),
             (None, None, None) => default_name(epmd_port).await,

@@ -31,9 +31,46 @@ pub struct NodeBuilder {
     auto_connect: net_kernel::AutoConnect,
     listen: std::net::IpAddr,
     listen_ports: (u16, u16),
+    embed_epmd: bool,
 }
 
 impl NodeBuilder {
+    /// The settings of a configuration (`sys.config` or `nodus.toml`):
+    /// every kernel parameter nodus knows, and the TOML file's cookie and
+    /// EPMD port. `nodus start` builds its node with this, so a library
+    /// user and the CLI apply a configuration the same way.
+    pub fn from_config(name: impl Into<String>, cfg: &crate::config::Config) -> NodeBuilder {
+        let k = &cfg.kernel;
+        let mut b = Node::builder(name)
+            .ticktime(Duration::from_secs(k.net_ticktime))
+            .setup_time(k.setup_time())
+            .connect_all(k.connect_all)
+            .prevent_overlapping_partitions(k.prevent_overlapping_partitions)
+            .auto_connect(k.dist_auto_connect);
+        if let Some(c) = &cfg.node.cookie {
+            b = b.cookie(c.clone());
+        }
+        if let Some(p) = cfg.node.epmd_port {
+            b = b.epmd_port(p);
+        }
+        if let Some((min, max)) = k.listen_ports() {
+            b = b.listen_ports(min, max);
+        }
+        if let Some(ip) = k.inet_dist_use_interface {
+            b = b.listen_interface(ip);
+        }
+        b
+    }
+
+    /// Whether to start an embedded EPMD when none answers (default
+    /// true, as `erl` starts `epmd`); false makes `start` fail with
+    /// [`Error::NoEpmd`] instead (what a query such as `nodus ping`
+    /// wants: it never starts an EPMD).
+    pub fn embed_epmd(mut self, on: bool) -> Self {
+        self.embed_epmd = on;
+        self
+    }
+
     /// `connect_all` (default true): `global` keeps the visible nodes a
     /// full mesh.
     pub fn connect_all(mut self, on: bool) -> Self {
@@ -128,11 +165,10 @@ impl NodeBuilder {
     /// Starts the node: listens, registers with EPMD (starting an embedded
     /// EPMD when none answers), and starts `net_kernel`.
     pub async fn start(self) -> Result<Node, Error> {
-        let alive = match self.name.split_once('@') {
-            Some((a, h)) if !a.is_empty() && !h.is_empty() && !h.contains('@') => a.to_string(),
-            _ => return Err(Error::BadName(self.name)),
-        };
-        let name = Atom::try_new(&self.name).map_err(|_| Error::BadName(self.name.clone()))?;
+        crate::node_name::check(&self.name)?;
+        let alive = self.name.split_once('@').map_or("", |(a, _)| a).to_string();
+        let name =
+            Atom::try_new(&self.name).map_err(|e| Error::bad_name(&self.name, e.to_string()))?;
         let cookie = match self.cookie {
             Some(c) => c,
             None => cookie::read_or_create()?,
@@ -140,7 +176,8 @@ impl NodeBuilder {
         let epmd_port = self.epmd_port.unwrap_or_else(erl_epmd::default_port);
         let listener = bind(self.listen, self.listen_ports).await?;
         let port = listener.local_addr()?.port();
-        let (registration, epmd_server) = register_or_embed(epmd_port, &alive, port).await?;
+        let (registration, epmd_server) =
+            register_or_embed(epmd_port, &alive, port, self.embed_epmd).await?;
         let mut fl = flags::NODUS_DEFAULT
             | flags::SPAWN
             | flags::ALIAS
@@ -197,6 +234,7 @@ impl Node {
             auto_connect: net_kernel::AutoConnect::Always,
             listen: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
             listen_ports: (0, 0),
+            embed_epmd: true,
             ticktime: Duration::from_secs(60),
             setup_time: Duration::from_secs(7),
             max_message: net_kernel::MAX_FRAME,

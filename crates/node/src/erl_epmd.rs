@@ -20,6 +20,25 @@ pub fn default_port() -> u16 {
         .unwrap_or(nodus_proto::epmd::DEFAULT_PORT)
 }
 
+/// Connects to EPMD: [`Error::NoEpmd`] when nothing listens there.
+async fn connect(host: &str, port: u16) -> Result<TcpStream, Error> {
+    match TcpStream::connect((host, port)).await {
+        Ok(s) => Ok(s),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset
+            ) =>
+        {
+            Err(Error::NoEpmd {
+                host: host.to_string(),
+                port,
+            })
+        }
+        Err(e) => Err(Error::io(format!("cannot reach EPMD at {host}:{port}"), e)),
+    }
+}
+
 async fn read_reply(s: &mut TcpStream) -> Result<Reply, Error> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 512];
@@ -27,7 +46,10 @@ async fn read_reply(s: &mut TcpStream) -> Result<Reply, Error> {
         if let Some((r, _)) = Reply::decode(&buf).map_err(|e| Error::Epmd(e.to_string()))? {
             return Ok(r);
         }
-        let n = s.read(&mut chunk).await?;
+        let n = s
+            .read(&mut chunk)
+            .await
+            .map_err(|e| Error::io("reading from EPMD", e))?;
         if n == 0 {
             return Err(Error::Epmd(
                 "EPMD closed the connection before replying".into(),
@@ -56,7 +78,7 @@ pub async fn register(
     port: u16,
 ) -> Result<Registration, Error> {
     tokio::time::timeout(TIMEOUT, async {
-        let mut s = TcpStream::connect((host, epmd_port)).await?;
+        let mut s = connect(host, epmd_port).await?;
         let req = Request::Alive2(NodeEntry {
             port,
             node_type: NODE_TYPE_NORMAL,
@@ -101,7 +123,7 @@ pub async fn port_please(
     alive: &str,
 ) -> Result<Option<NodeEntry>, Error> {
     tokio::time::timeout(TIMEOUT, async {
-        let mut s = TcpStream::connect((host, epmd_port)).await?;
+        let mut s = connect(host, epmd_port).await?;
         let req = Request::PortPlease2(alive.to_string());
         s.write_all(&req.encode().map_err(|e| Error::Epmd(e.to_string()))?)
             .await?;
@@ -119,7 +141,7 @@ pub async fn port_please(
 pub async fn names(host: &str, epmd_port: u16) -> Result<Vec<(String, u16)>, Error> {
     use tokio::io::AsyncReadExt;
     tokio::time::timeout(TIMEOUT, async {
-        let mut s = TcpStream::connect((host, epmd_port)).await?;
+        let mut s = connect(host, epmd_port).await?;
         let req = Request::Names;
         s.write_all(&req.encode().map_err(|e| Error::Epmd(e.to_string()))?)
             .await?;

@@ -33,6 +33,7 @@ pub mod kernel_config;
 pub mod net_kernel;
 mod net_kernel_server;
 mod node;
+pub mod node_name;
 mod process;
 pub mod rpc;
 mod rpc_builtins;

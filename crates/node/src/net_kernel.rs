@@ -159,7 +159,7 @@ pub async fn connect(node: &Node, peer: &str) -> Result<Conn, Error> {
     };
     let (alive, host) = peer
         .split_once('@')
-        .ok_or_else(|| Error::BadName(peer.into()))?;
+        .ok_or_else(|| Error::bad_name(peer, "expected name@host"))?;
     let entry = erl_epmd::port_please(host, node.0.epmd_port, alive)
         .await?
         .ok_or_else(|| fail(format!("{alive} is not registered with EPMD on {host}")))?;
@@ -170,7 +170,7 @@ pub async fn connect(node: &Node, peer: &str) -> Result<Conn, Error> {
     let _ = sock.set_nodelay(true);
     let mut hs = Handshake::initiate(hs_config(node), peer, rand::random())
         .map_err(|e| fail(e.to_string()))?;
-    let peer_atom = Atom::try_new(peer).map_err(|_| Error::BadName(peer.into()))?;
+    let peer_atom = Atom::try_new(peer).map_err(|e| Error::bad_name(peer, e.to_string()))?;
     let accepting = {
         let mut st = lock(&node.0.setups);
         let a = st.accepting.contains(&peer_atom);

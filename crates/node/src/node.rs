@@ -29,6 +29,7 @@ pub(crate) async fn register_or_embed(
     epmd_port: u16,
     alive: &str,
     port: u16,
+    embed: bool,
 ) -> Result<(erl_epmd::Registration, Option<EpmdServer>), Error> {
     let mut last = None;
     for _ in 0..20 {
@@ -37,18 +38,14 @@ pub(crate) async fn register_or_embed(
             // A previous instance that just died may still hold the name
             // until EPMD sees its connection close: try again shortly.
             Err(e @ Error::NameTaken { .. }) => last = Some(e),
-            Err(Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset
-                ) =>
-            {
+            Err(e @ Error::NoEpmd { .. }) if !embed => return Err(e),
+            Err(e @ Error::NoEpmd { .. }) => {
                 if let Ok(server) = EpmdServer::start(epmd_port).await {
                     tracing::info!("no EPMD on port {epmd_port}: started an embedded one");
                     let r = erl_epmd::register("127.0.0.1", epmd_port, alive, port).await?;
                     return Ok((r, Some(server)));
                 }
-                last = Some(Error::Io(e));
+                last = Some(e);
             }
             Err(e) => return Err(e),
         }
@@ -79,7 +76,7 @@ pub(crate) async fn keep_registered(node: Node, alive: String, mut stream: TcpSt
             if *stopping.borrow() {
                 return;
             }
-            match register_or_embed(epmd_port, &alive, node.0.port).await {
+            match register_or_embed(epmd_port, &alive, node.0.port, true).await {
                 Ok((r, server)) => {
                     stream = r.stream;
                     if let Some(server) = server {
@@ -118,7 +115,8 @@ pub(crate) async fn bind(
     (min, max): (u16, u16),
 ) -> Result<TcpListener, Error> {
     if min == 0 && max == 0 {
-        return Ok(listen(ip, 0)?);
+        return listen(ip, 0)
+            .map_err(|e| Error::io(format!("cannot listen on {ip} (any port)"), e));
     }
     let mut last = None;
     for port in min..=max {
@@ -127,9 +125,12 @@ pub(crate) async fn bind(
             Err(e) => last = Some(e),
         }
     }
-    Err(Error::Io(last.unwrap_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::AddrInUse, "no port in range")
-    })))
+    let e = last
+        .unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::AddrInUse, "no port in range"));
+    Err(Error::io(
+        format!("cannot listen on {ip}, ports {min}..={max} (inet_dist_listen_min/max)"),
+        e,
+    ))
 }
 
 /// Locks a mutex, ignoring poisoning (no invariant spans a panic here).
@@ -403,7 +404,10 @@ impl Node {
     /// this node or a BEAM node); an inactive alias drops it, as on BEAM.
     pub async fn send_alias(&self, from: &Pid, alias: &Term, msg: Term) -> Result<(), Error> {
         let Term::Ref(r) = alias else {
-            return Err(Error::BadName(format!("{alias} is not an alias")));
+            return Err(Error::bad_name(
+                alias.to_string(),
+                "not an alias (a reference)",
+            ));
         };
         if r.node == self.0.name {
             self.deliver_alias(alias, msg);
@@ -450,7 +454,7 @@ impl Node {
             }
             return Ok(());
         }
-        let to = Atom::try_new(name).map_err(|_| Error::BadName(name.into()))?;
+        let to = Atom::try_new(name).map_err(|e| Error::bad_name(name, e.to_string()))?;
         let conn = net_kernel::connection(self, node).await?;
         conn.send(
             &nodus_proto::dist::Control::RegSend {

@@ -48,6 +48,18 @@ impl Proc {
         }
     }
 
+    /// Waits (polling) for the process to exit; its status.
+    pub fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "still running after {within:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Sends a signal (`TERM`, `KILL`, ...).
     pub fn signal(&self, sig: &str) {
         let _ = Command::new("kill")

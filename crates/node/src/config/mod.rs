@@ -6,6 +6,7 @@
 //! implement are kept and reported by [`Config::unknown`], so that a
 //! caller can warn about each once, by name.
 
+mod suggest;
 mod sys_config;
 mod toml_config;
 
@@ -185,6 +186,40 @@ impl Config {
         } else {
             sys_config::load(path)
         }
+    }
+
+    /// The kernel parameters that differ from OTP's defaults, as the
+    /// Erlang terms a `sys.config` holds.
+    pub fn kernel_terms(&self) -> Vec<(String, Term)> {
+        sys_config::kernel_terms(&self.kernel)
+    }
+
+    /// Sets one kernel parameter from its Erlang value, checked as in a
+    /// `sys.config` (what `erl -kernel Key Value` does).
+    pub fn set_kernel(&mut self, key: &str, value: &Term) -> Result<(), String> {
+        sys_config::set_kernel(self, key, value)
+    }
+
+    /// One warning per parameter or application name nodus does not use,
+    /// with the nearest known name when one is close (`sync_nodes_timout`:
+    /// did you mean `sync_nodes_timeout`?).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for u in &self.unknown {
+            out.push(match suggest::nearest(u, suggest::KERNEL_IMPLEMENTED) {
+                Some(s) => format!("unknown kernel parameter {u} (did you mean {s}?); ignored"),
+                None if suggest::KERNEL_OTHER.contains(&u.as_str()) => {
+                    format!("kernel parameter {u} is not implemented by nodus; ignored")
+                }
+                None => format!("unknown kernel parameter {u}; ignored"),
+            });
+        }
+        for (app, _) in &self.env {
+            if let Some(s) = suggest::nearest(app, suggest::APPLICATIONS) {
+                out.push(format!("application {app} (did you mean {s}?): its parameters are not kernel's; ignored by nodus"));
+            }
+        }
+        out
     }
 
     /// Parses `sys.config` text (`path` names it in errors).

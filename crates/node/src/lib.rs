@@ -29,6 +29,7 @@ mod error;
 mod erts;
 pub mod gen_server;
 pub mod global;
+mod introspection;
 pub mod kernel_config;
 pub mod net_kernel;
 mod net_kernel_server;
@@ -42,6 +43,7 @@ pub mod sys;
 
 pub use builder::NodeBuilder;
 pub use error::Error;
+pub use erts::info::ProcessInfo;
 pub use erts::node_monitor::{MonitorNodesOpts, NodeType};
 pub use erts::spawn::{catch_panic, panic_reason, ExitHandle};
 pub use erts::spawnable::{ProcessFuture, SpawnFn};

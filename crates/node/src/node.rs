@@ -182,6 +182,11 @@ impl Node {
         self.0.creation
     }
 
+    /// `net_ticktime`.
+    pub fn ticktime(&self) -> Duration {
+        self.0.ticktime
+    }
+
     /// The distribution listen port.
     pub fn port(&self) -> u16 {
         self.0.port
@@ -305,7 +310,11 @@ impl Node {
 
     /// Delivers to a local process; false when it does not exist.
     pub(crate) fn deliver_local(&self, pid: &Pid, msg: Term) -> bool {
-        self.is_local(pid) && self.0.erts.procs.deliver(pid.id, msg)
+        let ok = self.is_local(pid) && self.0.erts.procs.deliver(pid.id, msg);
+        if ok {
+            self.0.erts.delivered.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
     }
 
     /// True while local process `pid` lives.

@@ -198,12 +198,17 @@ pub(crate) fn start_rex(node: &Node) {
                     continue;
                 }
             }
-            if crate::sys::handle(&mut me, &msg, || Term::atom("undefined")).await {
+            if crate::sys::handle(&mut me, &msg, || Term::Map(nodus_term::Map::new())).await {
                 continue;
             }
             let Some(call) = Call::parse(&msg) else {
                 continue;
             };
+            // A call rex does not know gets no answer, as BEAM's rex.
+            if !matches!(call.request.as_tuple(), Some([op, Term::Atom(_), Term::Atom(_), Term::List(_), _]) if op.is_atom("call")) {
+                tracing::debug!("rex: ignored call {}", call.request);
+                continue;
+            }
             let node = me.node().clone();
             node.spawn(move |worker| async move {
                 let answer = rex_answer(worker.node(), call.request).await;

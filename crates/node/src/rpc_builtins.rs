@@ -16,7 +16,7 @@ pub(crate) fn call(
     f: &str,
     args: &[Term],
 ) -> Option<Result<Term, Exception>> {
-    builtin(node, m, f, args)
+    crate::introspection::call(node, m, f, args).or_else(|| builtin(node, m, f, args))
 }
 
 fn badarg() -> Exception {
@@ -54,15 +54,6 @@ fn builtin(node: &Node, m: &str, f: &str, args: &[Term]) -> Option<Result<Term, 
         ("binary_to_term", [Term::Binary(b)]) | ("binary_to_term", [Term::Binary(b), _]) => {
             etf::decode(b).map_err(|_| badarg())
         }
-        ("system_info", [Term::Atom(a)]) if a == "otp_release" => Ok(Term::List(
-            "25".bytes().map(|b| Term::Int(i64::from(b))).collect(),
-        )),
-        ("system_info", [Term::Atom(a)]) if a == "version" => Ok(Term::List(
-            env!("CARGO_PKG_VERSION")
-                .bytes()
-                .map(|b| Term::Int(i64::from(b)))
-                .collect(),
-        )),
         _ => return None,
     })
 }

@@ -42,7 +42,7 @@ async fn a_panic_is_a_non_normal_exit_that_links_and_monitors_see() {
     let crasher = n.spawn(|mut me| async move {
         let _ = me.recv().await; // wait for "go"
         let v: Vec<i32> = Vec::new();
-        let _ = rx;
+        drop(rx);
         let _x = v[3];
     });
     watcher.link(&crasher).await;

@@ -10,6 +10,7 @@
 //! modules give [`crate::Node`] and [`crate::Process`], as OTP's kernel is
 //! written against BIFs.
 
+pub(crate) mod info;
 pub(crate) mod mailbox;
 pub(crate) mod node_monitor;
 pub(crate) mod ptab;
@@ -48,4 +49,6 @@ pub(crate) struct Erts {
     /// Per-node state of services, by type.
     pub(crate) extensions: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
     pub(crate) next_ref: AtomicU32,
+    /// Messages delivered to local processes.
+    pub(crate) delivered: std::sync::atomic::AtomicU64,
 }

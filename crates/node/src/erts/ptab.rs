@@ -46,8 +46,6 @@ pub(crate) struct ProcState {
     pub(crate) aliases: Vec<Term>,
     /// It called `monitor_nodes`.
     pub(crate) watches_nodes: bool,
-    /// What it runs, for `process_info(P, initial_call)`: `{M, F, A}`.
-    pub(crate) initial_call: Option<Term>,
     /// The task of a spawned process, stopped when it is killed.
     pub(crate) task: Option<tokio::task::AbortHandle>,
 }
@@ -58,9 +56,12 @@ pub(crate) struct ProcEntry {
     pub(crate) state: Mutex<ProcState>,
 }
 
+/// One shard of the table.
+type Shard = RwLock<HashMap<u32, Arc<ProcEntry>>>;
+
 /// The table of live processes.
 pub(crate) struct ProcTable {
-    shards: Box<[RwLock<HashMap<u32, Arc<ProcEntry>>>]>,
+    shards: Box<[Shard]>,
     next_id: AtomicU32,
     count: AtomicUsize,
 }
@@ -84,7 +85,7 @@ fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 }
 
 impl ProcTable {
-    fn shard(&self, id: u32) -> &RwLock<HashMap<u32, Arc<ProcEntry>>> {
+    fn shard(&self, id: u32) -> &Shard {
         &self.shards[id as usize % SHARDS]
     }
 

@@ -171,6 +171,17 @@ impl Server {
         self.node.deliver_local(&self.locker, atom("stop"));
     }
 
+    /// What `sys:get_state(global_name_server)` shows: `#{known, synced,
+    /// names}`.
+    fn sys_state(&self) -> Term {
+        let atoms = |v: Vec<Atom>| Term::List(v.into_iter().map(Term::Atom).collect());
+        let mut m = nodus_term::Map::new();
+        m.insert(atom("known"), atoms(self.known.keys().cloned().collect()));
+        m.insert(atom("synced"), atoms(self.synced.clone()));
+        m.insert(atom("names"), self.tables.names());
+        Term::Map(m)
+    }
+
     fn my_tag(&self, n: &Atom) -> Term {
         self.sessions
             .get(n)
@@ -227,6 +238,10 @@ impl Server {
             [h, _, _, Term::Pid(pid), _] if h.is_atom("DOWN") => {
                 self.monitored.remove(&**pid);
                 self.tables.pid_down(pid);
+            }
+            [h, _, _] if h.is_atom("system") => {
+                let state = self.sys_state();
+                crate::sys::handle(&mut self.me, &m, || state).await;
             }
             [h, _, _] if h.is_atom("$gen_call") => {
                 if let Some(call) = Call::parse(&m) {

@@ -10,5 +10,10 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --release -- -D warnings
+echo "== cargo doc (no warnings)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "== cargo test"
 cargo test --workspace --release
+echo "== examples"
+cargo run --quiet --release -p nodus --example gen_server
+cargo run --quiet --release -p nodus --example supervisor_tree 2>/dev/null

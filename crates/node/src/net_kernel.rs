@@ -3,7 +3,7 @@
 //! work of `dist_util` (handshake, ticks).
 //!
 //! Each connection has a reader task and a writer task
-//! ([`crate::dist_ctrl`]).
+//! (`dist_ctrl.rs`).
 
 use std::time::Duration;
 

@@ -483,7 +483,8 @@ impl FrameReader {
         self.buf.len()
     }
 
-    /// The buffer to read into directly (see [`FrameReader::filled`]):
+    /// The buffer to read into directly (bytes appended to it count as
+    /// received):
     /// at least `min` bytes of spare room.
     pub fn spare(&mut self, min: usize) -> &mut bytes::BytesMut {
         self.buf.reserve(min);

@@ -4,7 +4,7 @@
 //! partitions.
 //!
 //! When a visible node comes up, the two `global_name_server`s exchange
-//! `init_connect`, their lockers lock both partitions (see [`locker`]),
+//! `init_connect`, their lockers lock both partitions (see `locker.rs`),
 //! the servers exchange registered names and the nodes each side knows
 //! (`exchange`, `resolved`), and each side tells its partition about the
 //! other (`new_nodes`). Every node then connects to the nodes it did not
@@ -17,7 +17,7 @@
 //! when two partitions meet is resolved as OTP resolves it: the node
 //! with the smaller name calls `global:resolve_it/4` on the node of the
 //! process it holds, which runs that name's resolve function
-//! ([`resolve`]).
+//! ([`Resolve`]).
 //!
 //! Not done: global groups.
 
@@ -38,6 +38,7 @@ use crate::node::Node;
 use crate::process::Process;
 
 pub use api::*;
+pub use resolve::{Resolve, ResolveFuture};
 pub(crate) use table::Tables;
 
 /// The protocol version (`-define(vsn, 8)` in OTP 25's `global.erl`).

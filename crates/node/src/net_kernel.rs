@@ -168,6 +168,10 @@ pub async fn connect(node: &Node, peer: &str) -> Result<Conn, Error> {
         .await
         .map_err(|_| fail("connect timed out".into()))??;
     let _ = sock.set_nodelay(true);
+    // The peer may have connected to us while we looked it up.
+    if let Some(c) = lock(&node.0.conns).get(peer) {
+        return Ok(c.clone());
+    }
     let mut hs = Handshake::initiate(hs_config(node), peer, rand::random())
         .map_err(|e| fail(e.to_string()))?;
     let peer_atom = Atom::try_new(peer).map_err(|e| Error::bad_name(peer, e.to_string()))?;
@@ -186,7 +190,7 @@ pub async fn connect(node: &Node, peer: &str) -> Result<Conn, Error> {
             .await
             .ok_or_else(|| fail("the peer's connection did not complete".into()));
     }
-    let result = drive(&mut sock, &mut hs, setup, |_| handshake::status::OK).await;
+    let result = drive(&mut sock, &mut hs, setup, |_, _| handshake::status::OK).await;
     if result.is_err() {
         lock(&node.0.setups).dialling.remove(&peer_atom);
     }
@@ -235,10 +239,21 @@ pub(crate) struct Setups {
 /// decides it: on a simultaneous connect the greater name keeps its own
 /// attempt (`nok` to the other, `ok_simultaneous` from the other); an
 /// existing connection is taken as stale and replaced.
-fn status_for(node: &Node, peer: &str) -> &'static str {
+fn status_for(node: &Node, peer: &str, creation: u32) -> &'static str {
     let Ok(peer) = Atom::try_new(peer) else {
         return handshake::status::NOT_ALLOWED;
     };
+    // A second connection from the same incarnation while one is up (the
+    // two ends dialled each other and one finished first): `nok`, so that
+    // the dialler uses the connection that exists. Two connections to one
+    // peer would mean dropping one, and the messages queued on it.
+    if creation != 0
+        && lock(&node.0.conns)
+            .get(&peer)
+            .is_some_and(|c| c.creation == creation)
+    {
+        return handshake::status::NOK;
+    }
     let mut st = lock(&node.0.setups);
     if st.dialling.contains(&peer) && node.name().as_str() > peer.as_str() {
         return handshake::status::NOK;
@@ -252,12 +267,16 @@ fn status_for(node: &Node, peer: &str) -> &'static str {
     status
 }
 
+/// Why an accepted handshake ended when we kept another connection to
+/// the same peer: not an error.
+const SIMULTANEOUS: &str = "simultaneous connect: the other connection is kept (nok)";
+
 /// Runs a handshake to its end over `sock`, each step within `setup`.
 async fn drive(
     sock: &mut TcpStream,
     hs: &mut Handshake,
     setup: Duration,
-    decide: impl Fn(&str) -> &'static str,
+    decide: impl Fn(&str, u32) -> &'static str,
 ) -> Result<handshake::Established, String> {
     let mut buf = vec![0u8; 4096];
     loop {
@@ -267,13 +286,17 @@ async fn drive(
         }
         match hs.state() {
             State::Done(e) => return Ok(e),
-            State::NeedStatus { peer, .. } => {
-                let r = hs.set_status(decide(&peer));
+            State::NeedStatus { peer, creation, .. } => {
+                let status = decide(&peer, creation);
+                let r = hs.set_status(status);
                 let out = hs.take_output();
                 if !out.is_empty() {
                     sock.write_all(&out).await.map_err(|e| e.to_string())?;
                 }
                 r.map_err(|e| e.to_string())?;
+                if status == handshake::status::NOK {
+                    return Err(SIMULTANEOUS.into());
+                }
                 continue;
             }
             State::InProgress => {}
@@ -308,8 +331,8 @@ pub(crate) async fn accept_loop(node: Node, listener: TcpListener) {
                 Err(e) => return tracing::warn!("{e}"),
             };
             let n2 = node.clone();
-            let result = drive(&mut sock, &mut hs, node.0.setup_time, move |peer| {
-                status_for(&n2, peer)
+            let result = drive(&mut sock, &mut hs, node.0.setup_time, move |peer, creation| {
+                status_for(&n2, peer, creation)
             })
             .await;
             let named = hs.peer_name().map(str::to_string);
@@ -318,6 +341,7 @@ pub(crate) async fn accept_loop(node: Node, listener: TcpListener) {
                     tracing::info!("{} connected from {addr}", est.peer);
                     install(&node, sock, &est, false, hs.take_leftover());
                 }
+                Err(e) if e == SIMULTANEOUS => tracing::debug!("{addr}: {e}"),
                 Err(e) => match &named {
                     Some(peer) => tracing::warn!("refused a connection from {peer} ({addr}): {e}"),
                     None => tracing::warn!("refused a connection from {addr}: {e}"),

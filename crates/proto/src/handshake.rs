@@ -64,6 +64,9 @@ pub enum State {
         peer: String,
         /// The flags the peer offered.
         flags: u64,
+        /// The peer's creation (its incarnation; 0 from a version 5 peer,
+        /// which does not send it).
+        creation: u32,
     },
     /// Done: the connection is up.
     Done(Established),
@@ -223,6 +226,7 @@ impl Handshake {
             return State::NeedStatus {
                 peer: self.peer.clone(),
                 flags: self.peer_flags,
+                creation: self.peer_creation,
             };
         }
         State::InProgress

@@ -20,7 +20,7 @@ use crate::node::{lock, Node};
 
 /// Bytes a reader asks the socket for at once: from 64 KiB while traffic
 /// is light up to 4 MiB while a peer streams big messages.
-const MIN_READ: usize = 64 * 1024;
+const MIN_READ: usize = 8 * 1024;
 const MAX_READ: usize = 4 << 20;
 
 /// Most bytes the writer gathers into one write.

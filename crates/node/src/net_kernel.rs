@@ -278,7 +278,7 @@ async fn drive(
     setup: Duration,
     decide: impl Fn(&str, u32) -> &'static str,
 ) -> Result<handshake::Established, String> {
-    let mut buf = vec![0u8; 4096];
+    let mut buf = [0u8; 1024];
     loop {
         let out = hs.take_output();
         if !out.is_empty() {

@@ -1,0 +1,121 @@
+//! The nodus side of `bench/runtime.sh`: spawn rate and memory per idle
+//! process, local send throughput, local gen_server call round trip and
+//! calls/s, and the same call across two nodes (two nodes in this OS
+//! process, over loopback TCP). Prints `result <metric> <value>` lines.
+//!
+//! `runtime_bench EPMD_PORT [PROCESSES]` (default 1,000,000 processes).
+//! Runs on tokio's multi-thread runtime with 2 workers (BEAM has 2
+//! schedulers on these machines).
+
+use std::time::{Duration, Instant};
+
+use nodus::gen_server::{self, CallReply, GenServer, Options, ReplyTo};
+use nodus::{Node, Process, Term};
+
+const SENDS: usize = 2_000_000;
+const CALLS: usize = 100_000;
+const REMOTE_CALLS: usize = 20_000;
+
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .map_or(0, |p| p * 4096)
+}
+
+struct Srv;
+
+impl GenServer for Srv {
+    type Args = ();
+    type Call = Term;
+    type Reply = Term;
+    type Cast = Term;
+    async fn init(_: (), _me: &mut Process) -> Result<Self, Term> {
+        Ok(Srv)
+    }
+    async fn handle_call(&mut self, _req: Term, _from: ReplyTo, _me: &mut Process) -> CallReply<Term> {
+        CallReply::Reply(Term::atom("ok"))
+    }
+}
+
+async fn calls(node: &Node, to: gen_server::ServerRef, n: usize) -> (f64, f64) {
+    let mut me = node.process();
+    let t = Duration::from_secs(10);
+    for _ in 0..1000 {
+        let _ = gen_server::call_term(&mut me, to.clone(), Term::atom("ping"), t).await;
+    }
+    let mut lat = Vec::with_capacity(n);
+    let start = Instant::now();
+    for _ in 0..n {
+        let t0 = Instant::now();
+        let r = gen_server::call_term(&mut me, to.clone(), Term::atom("ping"), t).await;
+        lat.push(t0.elapsed());
+        assert!(r.is_ok(), "call failed: {r:?}");
+    }
+    let total = start.elapsed().as_secs_f64();
+    lat.sort();
+    (lat[n / 2].as_secs_f64() * 1e6, n as f64 / total)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let epmd: u16 = args.first().and_then(|a| a.parse().ok()).ok_or("usage: runtime_bench EPMD_PORT [PROCESSES]")?;
+    let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let node = Node::builder("rtb1@127.0.0.1").cookie("bench").epmd_port(epmd).start().await?;
+
+    // Spawn rate and memory per idle process: N processes waiting in recv.
+    let before = rss_bytes();
+    let start = Instant::now();
+    let mut pids = Vec::with_capacity(n);
+    for _ in 0..n {
+        pids.push(node.spawn(|mut me| async move {
+            let _ = me.recv().await;
+        }));
+    }
+    let spawn_s = start.elapsed().as_secs_f64();
+    // Let every process run to its first recv.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = rss_bytes();
+    println!("result spawn_per_s {:.0}", n as f64 / spawn_s);
+    println!("result bytes_per_idle_process {:.0}", after.saturating_sub(before) as f64 / n as f64);
+    for p in &pids {
+        node.send(p, Term::atom("stop")).await?;
+    }
+    drop(pids);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Local send throughput: one sender, one receiver.
+    let (rx_pid, done) = node.spawn_monitor(|mut me| async move {
+        let mut got = 0usize;
+        while got < SENDS {
+            if me.recv().await.is_none() {
+                break;
+            }
+            got += 1;
+        }
+    });
+    let start = Instant::now();
+    let msg = Term::Tuple(vec![Term::atom("msg"), Term::Int(1)]);
+    for _ in 0..SENDS {
+        node.send(&rx_pid, msg.clone()).await?;
+    }
+    done.await;
+    println!("result local_send_per_s {:.0}", SENDS as f64 / start.elapsed().as_secs_f64());
+
+    // Local gen_server calls.
+    let srv = gen_server::start::<Srv>(&node, (), Options::named("srv")).await.map_err(|r| r.to_string())?;
+    let (p50, rate) = calls(&node, gen_server::ServerRef::Pid(srv), CALLS).await;
+    println!("result local_call_p50_us {p50:.2}");
+    println!("result local_calls_per_s {rate:.0}");
+
+    // The same call across two nodes.
+    let node2 = Node::builder("rtb2@127.0.0.1").cookie("bench").epmd_port(epmd).start().await?;
+    let to = gen_server::ServerRef::Remote(nodus::Atom::new("srv"), node.name().clone());
+    let (p50, rate) = calls(&node2, to, REMOTE_CALLS).await;
+    println!("result remote_call_p50_us {p50:.2}");
+    println!("result remote_calls_per_s {rate:.0}");
+    node2.shutdown();
+    node.shutdown();
+    Ok(())
+}

@@ -103,7 +103,7 @@ def run(kind, n, nodus):
 
 def main():
     nodus = sys.argv[1]
-    sizes = [int(x) for x in sys.argv[2:]] or [4, 8, 16, 32]
+    sizes = [int(x) for x in sys.argv[2:]] or [4, 8, 16, 32, 48, 64, 100]
     print("| nodes | nodus formation (s) | BEAM formation (s) | BEAM / nodus | nodus idle RSS (MiB) | beam.smp idle RSS (MiB) |")
     print("|---:|---:|---:|---:|---:|---:|")
     for n in sizes:

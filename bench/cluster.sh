@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Cluster formation time (4, 8, 16, 32 nodes) and idle RSS, nodus vs BEAM.
-# Usage: bench/cluster.sh [SIZES...]   (default: 4 8 16 32)
+# Cluster formation time (default 4, 8, 16, 32, 48, 64, 100 nodes) and idle RSS, nodus vs BEAM.
+# Usage: bench/cluster.sh [SIZES...]   (default: 4 8 16 32 48 64 100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p nodus-cli

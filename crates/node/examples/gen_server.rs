@@ -52,7 +52,11 @@ impl GenServer for Counter {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A private EPMD port: an embedded EPMD starts if none runs there.
-    let node = Node::builder("gs_example@127.0.0.1").cookie("example").epmd_port(4391).start().await?;
+    let node = Node::builder("gs_example@127.0.0.1")
+        .cookie("example")
+        .epmd_port(4391)
+        .start()
+        .await?;
     let pid = gen_server::start::<Counter>(&node, 10, Options::named("counter"))
         .await
         .map_err(|r| format!("start: {r}"))?;
@@ -64,7 +68,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let v: i64 = gen_server::call(&mut me, &pid, &Req::Get, t).await?;
     println!("after cast 3 -> {v}");
     assert_eq!(v, 12);
-    gen_server::stop(&node, &pid, Term::atom("normal"), t).await.map_err(|r| format!("stop: {r}"))?;
+    gen_server::stop(&node, &pid, Term::atom("normal"), t)
+        .await
+        .map_err(|r| format!("stop: {r}"))?;
     println!("stopped");
     node.shutdown();
     Ok(())

@@ -51,22 +51,39 @@ impl GenServer for Counter {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The default EPMD port (4369), as iex uses; one is embedded if none runs.
-    let node = Node::builder("rust@127.0.0.1").cookie("example").start().await?;
-    let kids = vec![ChildSpec::gen_server::<Counter>("counter", (), Some("counter"))];
-    supervisor::start(&node, Flags::new(Strategy::OneForOne), kids, Some("demo_sup"))
-        .await
-        .map_err(|r| format!("supervisor: {r}"))?;
+    let node = Node::builder("rust@127.0.0.1")
+        .cookie("example")
+        .start()
+        .await?;
+    let kids = vec![ChildSpec::gen_server::<Counter>(
+        "counter",
+        (),
+        Some("counter"),
+    )];
+    supervisor::start(
+        &node,
+        Flags::new(Strategy::OneForOne),
+        kids,
+        Some("demo_sup"),
+    )
+    .await
+    .map_err(|r| format!("supervisor: {r}"))?;
     gen_server::start::<Counter>(&node, (), Options::global(Term::atom("rust_svc")))
         .await
         .map_err(|r| format!("global server: {r}"))?;
     node.register_fn("demo", "slow_hello", |_node, args| async move {
         tokio::time::sleep(Duration::from_millis(500)).await;
         match args.first().and_then(Term::as_binary) {
-            Some(name) => Ok(Term::from(format!("hello, {}", String::from_utf8_lossy(name)))),
+            Some(name) => Ok(Term::from(format!(
+                "hello, {}",
+                String::from_utf8_lossy(name)
+            ))),
             None => Err(Exception::Error(Term::atom("badarg"))),
         }
     });
-    println!("rust@127.0.0.1 up (cookie example); from iex: iex --name me@127.0.0.1 --cookie example");
+    println!(
+        "rust@127.0.0.1 up (cookie example); from iex: iex --name me@127.0.0.1 --cookie example"
+    );
     tokio::signal::ctrl_c().await?;
     node.shutdown();
     Ok(())

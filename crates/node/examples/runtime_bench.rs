@@ -5,7 +5,8 @@
 //!
 //! `runtime_bench EPMD_PORT [PROCESSES]` (default 1,000,000 processes).
 //! Runs on tokio's multi-thread runtime with 2 workers (BEAM has 2
-//! schedulers on these machines).
+//! schedulers on these machines); `NODUS_RUNTIME=current` runs it on one
+//! thread.
 
 use std::time::{Duration, Instant};
 
@@ -19,7 +20,11 @@ const REMOTE_CALLS: usize = 20_000;
 fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
         .map_or(0, |p| p * 4096)
 }
 
@@ -33,7 +38,12 @@ impl GenServer for Srv {
     async fn init(_: (), _me: &mut Process) -> Result<Self, Term> {
         Ok(Srv)
     }
-    async fn handle_call(&mut self, _req: Term, _from: ReplyTo, _me: &mut Process) -> CallReply<Term> {
+    async fn handle_call(
+        &mut self,
+        _req: Term,
+        _from: ReplyTo,
+        _me: &mut Process,
+    ) -> CallReply<Term> {
         CallReply::Reply(Term::atom("ok"))
     }
 }
@@ -57,12 +67,35 @@ async fn calls(node: &Node, to: gen_server::ServerRef, n: usize) -> (f64, f64) {
     (lat[n / 2].as_secs_f64() * 1e6, n as f64 / total)
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let rt = if std::env::var("NODUS_RUNTIME").is_ok_and(|v| v == "current") {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?
+    };
+    rt.block_on(run())
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let epmd: u16 = args.first().and_then(|a| a.parse().ok()).ok_or("usage: runtime_bench EPMD_PORT [PROCESSES]")?;
-    let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
-    let node = Node::builder("rtb1@127.0.0.1").cookie("bench").epmd_port(epmd).start().await?;
+    let epmd: u16 = args
+        .first()
+        .and_then(|a| a.parse().ok())
+        .ok_or("usage: runtime_bench EPMD_PORT [PROCESSES]")?;
+    let n: usize = args
+        .get(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let node = Node::builder("rtb1@127.0.0.1")
+        .cookie("bench")
+        .epmd_port(epmd)
+        .start()
+        .await?;
 
     // Spawn rate and memory per idle process: N processes waiting in recv.
     let before = rss_bytes();
@@ -78,7 +111,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = rss_bytes();
     println!("result spawn_per_s {:.0}", n as f64 / spawn_s);
-    println!("result bytes_per_idle_process {:.0}", after.saturating_sub(before) as f64 / n as f64);
+    println!(
+        "result bytes_per_idle_process {:.0}",
+        after.saturating_sub(before) as f64 / n as f64
+    );
     for p in &pids {
         node.send(p, Term::atom("stop")).await?;
     }
@@ -101,16 +137,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         node.send(&rx_pid, msg.clone()).await?;
     }
     done.await;
-    println!("result local_send_per_s {:.0}", SENDS as f64 / start.elapsed().as_secs_f64());
+    println!(
+        "result local_send_per_s {:.0}",
+        SENDS as f64 / start.elapsed().as_secs_f64()
+    );
 
     // Local gen_server calls.
-    let srv = gen_server::start::<Srv>(&node, (), Options::named("srv")).await.map_err(|r| r.to_string())?;
+    let srv = gen_server::start::<Srv>(&node, (), Options::named("srv"))
+        .await
+        .map_err(|r| r.to_string())?;
     let (p50, rate) = calls(&node, gen_server::ServerRef::Pid(srv), CALLS).await;
     println!("result local_call_p50_us {p50:.2}");
     println!("result local_calls_per_s {rate:.0}");
 
     // The same call across two nodes.
-    let node2 = Node::builder("rtb2@127.0.0.1").cookie("bench").epmd_port(epmd).start().await?;
+    let node2 = Node::builder("rtb2@127.0.0.1")
+        .cookie("bench")
+        .epmd_port(epmd)
+        .start()
+        .await?;
     let to = gen_server::ServerRef::Remote(nodus::Atom::new("srv"), node.name().clone());
     let (p50, rate) = calls(&node2, to, REMOTE_CALLS).await;
     println!("result remote_call_p50_us {p50:.2}");

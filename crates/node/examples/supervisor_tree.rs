@@ -11,7 +11,11 @@ use nodus::{Node, Term};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let node = Node::builder("sup_example@127.0.0.1").cookie("example").epmd_port(4392).start().await?;
+    let node = Node::builder("sup_example@127.0.0.1")
+        .cookie("example")
+        .epmd_port(4392)
+        .start()
+        .await?;
     // A worker that registers itself and panics when told to.
     let flaky = ChildSpec::task("flaky", |mut me| async move {
         let _ = me.register("flaky");
@@ -27,7 +31,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             while me.recv().await.is_some() {}
         })
     };
-    let inner = ChildSpec::supervisor("inner", Flags::new(Strategy::OneForAll), vec![quiet("a"), quiet("b")]);
+    let inner = ChildSpec::supervisor(
+        "inner",
+        Flags::new(Strategy::OneForAll),
+        vec![quiet("a"), quiet("b")],
+    );
     let flags = Flags::new(Strategy::OneForOne).intensity(3, Duration::from_secs(10));
     let sup = supervisor::start(&node, flags, vec![flaky, inner], Some("top"))
         .await
@@ -47,7 +55,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let again = again.ok_or("flaky was not restarted")?;
     println!("flaky crashed and was restarted: {first} -> {again}");
-    supervisor::stop(&node, &sup).await.map_err(|r| format!("stop: {r}"))?;
+    supervisor::stop(&node, &sup)
+        .await
+        .map_err(|r| format!("stop: {r}"))?;
     println!("tree stopped");
     node.shutdown();
     Ok(())

@@ -331,9 +331,12 @@ pub(crate) async fn accept_loop(node: Node, listener: TcpListener) {
                 Err(e) => return tracing::warn!("{e}"),
             };
             let n2 = node.clone();
-            let result = drive(&mut sock, &mut hs, node.0.setup_time, move |peer, creation| {
-                status_for(&n2, peer, creation)
-            })
+            let result = drive(
+                &mut sock,
+                &mut hs,
+                node.0.setup_time,
+                move |peer, creation| status_for(&n2, peer, creation),
+            )
             .await;
             let named = hs.peer_name().map(str::to_string);
             match result {

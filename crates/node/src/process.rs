@@ -68,6 +68,13 @@ impl Process {
         if let Some(i) = self.saved.iter().position(&pred) {
             return self.saved.remove(i);
         }
+        // What is already queued needs no timer.
+        while let Some(m) = self.entry.mailbox.try_pop() {
+            if pred(&m) {
+                return Some(m);
+            }
+            self.saved.push_back(m);
+        }
         // A timeout too long to add to the clock waits forever.
         let deadline = tokio::time::Instant::now()
             .checked_add(timeout)

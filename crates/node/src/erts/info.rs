@@ -52,12 +52,12 @@ impl Node {
             .collect();
         let memory = std::mem::size_of_val(&*e)
             + queued * std::mem::size_of::<Term>()
-            + st.links.capacity() * std::mem::size_of::<Pid>()
-            + st.holds.capacity() * std::mem::size_of::<Term>();
+            + st.links.len() * std::mem::size_of::<Pid>()
+            + st.holds.len() * std::mem::size_of::<Term>();
         Some(ProcessInfo {
             registered_name: st.name.clone(),
             message_queue_len: queued,
-            links: st.links.clone(),
+            links: st.links.to_vec(),
             monitors,
             monitored_by,
             trap_exit: st.trap_exit,

@@ -28,22 +28,71 @@ pub(crate) enum Watcher {
     Handle(oneshot::Sender<Term>),
 }
 
+/// A list that costs one word while empty (most processes have no
+/// links, monitors or aliases): a boxed `Vec` made on the first push.
+#[derive(Clone)]
+pub(crate) struct Slot<T>(Option<Box<Vec<T>>>);
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Slot(None)
+    }
+}
+
+impl<T> std::ops::Deref for Slot<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
+    }
+}
+
+impl<T> Slot<T> {
+    pub(crate) fn push(&mut self, v: T) {
+        self.0.get_or_insert_with(Box::default).push(v);
+    }
+
+    pub(crate) fn retain(&mut self, f: impl FnMut(&T) -> bool) {
+        if let Some(v) = &mut self.0 {
+            v.retain(f);
+            if v.is_empty() {
+                self.0 = None;
+            }
+        }
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Slot<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<T> IntoIterator for Slot<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.map(|b| *b).unwrap_or_default().into_iter()
+    }
+}
+
 /// What ERTS keeps for a process besides its heap.
 #[derive(Default)]
 pub(crate) struct ProcState {
     /// Linked processes, here or remote.
-    pub(crate) links: Vec<Pid>,
+    pub(crate) links: Slot<Pid>,
     /// Monitors on this process.
-    pub(crate) watchers: Vec<Watcher>,
+    pub(crate) watchers: Slot<Watcher>,
     /// References of the monitors this process holds (keys of the node's
     /// monitor table).
-    pub(crate) holds: Vec<Term>,
+    pub(crate) holds: Slot<Term>,
     /// `process_flag(trap_exit, true)`.
     pub(crate) trap_exit: bool,
     /// Its registered name.
     pub(crate) name: Option<Atom>,
     /// Its active aliases.
-    pub(crate) aliases: Vec<Term>,
+    pub(crate) aliases: Slot<Term>,
     /// It called `monitor_nodes`.
     pub(crate) watches_nodes: bool,
     /// The task of a spawned process, stopped when it is killed.

@@ -94,16 +94,47 @@ pub async fn catch_panic<F: Future>(f: F) -> Result<F::Output, Term> {
     .await
 }
 
-/// Ends a process whose task is dropped unfinished (the runtime shutting
-/// down): a no-op when it already exited.
-struct ExitOnDrop {
+/// A spawned process's task: runs its future, and ends the process with
+/// the reason the future gives, or `{panic, Message}` when it panics, or
+/// `killed` when the task is dropped unfinished (the runtime shutting
+/// down; a no-op when the process already exited). One struct around the
+/// user's future, so an idle process costs the future and a few words.
+struct ProcessTask<F> {
+    fut: F,
     node: Node,
-    pid: Pid,
+    id: u32,
 }
 
-impl Drop for ExitOnDrop {
+impl<F> Future for ProcessTask<F>
+where
+    F: Future,
+    F::Output: IntoExitReason,
+{
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: `fut` is structurally pinned: it is never moved out of
+        // the task, which is pinned; `node` and `id` are never pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
+        let reason = match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(out)) => out.into_exit_reason(),
+            Err(payload) => {
+                let reason = panic_reason(payload.as_ref());
+                tracing::error!("process {} crashed: {reason}", this.node.local_pid(this.id));
+                reason
+            }
+        };
+        this.node
+            .process_exited(&this.node.local_pid(this.id), reason);
+        Poll::Ready(())
+    }
+}
+
+impl<F> Drop for ProcessTask<F> {
     fn drop(&mut self) {
-        self.node.process_exited(&self.pid, Term::atom("killed"));
+        self.node
+            .process_exited(&self.node.local_pid(self.id), Term::atom("killed"));
     }
 }
 
@@ -114,19 +145,10 @@ impl Node {
         Fut: Future + Send + 'static,
         Fut::Output: IntoExitReason,
     {
-        let guard = ExitOnDrop {
+        let task = tokio::spawn(ProcessTask {
+            fut,
             node: self.clone(),
-            pid: pid.clone(),
-        };
-        let task = tokio::spawn(async move {
-            let reason = match catch_panic(fut).await {
-                Ok(out) => out.into_exit_reason(),
-                Err(reason) => {
-                    tracing::error!("process {} crashed: {reason}", guard.pid);
-                    reason
-                }
-            };
-            guard.node.process_exited(&guard.pid, reason);
+            id: pid.id,
         });
         match self.local_entry(&pid) {
             Some(e) => lock(&e.state).task = Some(task.abort_handle()),

@@ -198,15 +198,7 @@ impl Node {
         F: FnOnce(Process) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let p = self.spawned_process();
-        let pid = p.pid().clone();
-        if self.add_link(parent, &pid) {
-            self.add_link(&pid, parent);
-        } else {
-            self.exit_signal(&pid, parent, Term::atom("noproc"), false);
-        }
-        self.run_process(pid.clone(), f(p));
-        pid
+        self.spawn_reason(Some(parent), f)
     }
 
     /// `spawn_monitor/1` from Rust: starts a process running `f`; its pid

@@ -31,6 +31,10 @@ pub(crate) enum Watcher {
 /// A list that costs one word while empty (most processes have no
 /// links, monitors or aliases): a boxed `Vec` made on the first push.
 #[derive(Clone)]
+#[allow(
+    clippy::box_collection,
+    reason = "the box is the point: one word while empty, three once used"
+)]
 pub(crate) struct Slot<T>(Option<Box<Vec<T>>>);
 
 impl<T> Default for Slot<T> {

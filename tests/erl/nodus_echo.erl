@@ -15,16 +15,23 @@ start([RustS, SeedS, NS]) ->
     io:format("ready~n"),
     Terms = nodus_corpus:terms(list_to_integer(SeedS), list_to_integer(NS))
         ++ [binary:copy(<<"0123456789">>, 1000000)],
-    Bad = lists:filter(fun(T) ->
-                               {echo, Rust} ! {self(), T},
-                               receive
-                                   {echo_reply, T2} -> not nodus_corpus:same(T, T2)
-                               after 10000 -> true
-                               end
-                       end, Terms),
+    Bad = lists:filtermap(fun(T) ->
+                                  {echo, Rust} ! {self(), T},
+                                  receive
+                                      {echo_reply, T2} ->
+                                          case nodus_corpus:same(T, T2) of
+                                              true -> false;
+                                              false -> {true, {T, T2}}
+                                          end
+                                  after 10000 -> {true, {T, timeout}}
+                                  end
+                          end, Terms),
     case Bad of
         [] -> io:format("erl->nodus ok ~b~n", [length(Terms)]);
-        _ -> io:format("erl->nodus FAIL ~b of ~b, first ~P~n", [length(Bad), length(Terms), hd(Bad), 20])
+        [{Sent, Got} | _] ->
+            %% One line (the test reads one): what was sent and what came back.
+            io:format("erl->nodus FAIL ~b of ~b, first sent ~W got ~W~n",
+                      [length(Bad), length(Terms), Sent, 40, Got, 40])
     end,
     timer:sleep(600000).
 

@@ -1,4 +1,4 @@
-//! `nodus ping` and `nodus epmd`.
+//! `nodus ping`, `rpc`, `nodes`, `connect`, `disconnect` and `epmd`.
 
 use clap::Args;
 
@@ -143,6 +143,61 @@ pub fn nodes(args: NodesArgs) -> anyhow::Result<()> {
             }
         }
         Ok(())
+    })
+}
+
+/// Arguments of `nodus connect` and `nodus disconnect`.
+#[derive(Args)]
+pub struct PeerArgs {
+    /// The running node to steer, `name@host` (nodus or BEAM).
+    node: String,
+    /// The node it should connect to or disconnect from.
+    peer: String,
+    /// The cookie (default: ~/.erlang.cookie).
+    #[arg(long)]
+    cookie: Option<String>,
+    /// The EPMD port (default: ERL_EPMD_PORT or 4369).
+    #[arg(long)]
+    epmd_port: Option<u16>,
+}
+
+/// Tells NODE to connect to PEER (`net_kernel:connect_node/1` over rpc):
+/// prints `true` and succeeds, or prints `false` and fails.
+pub fn connect(args: PeerArgs) -> anyhow::Result<bool> {
+    steer(args, "net_kernel", "connect_node")
+}
+
+/// Tells NODE to drop its connection to PEER (`erlang:disconnect_node/1`
+/// over rpc): `true`, or `false` (and failure) when it was not connected.
+pub fn disconnect(args: PeerArgs) -> anyhow::Result<bool> {
+    steer(args, "erlang", "disconnect_node")
+}
+
+fn steer(args: PeerArgs, m: &str, f: &str) -> anyhow::Result<bool> {
+    nodus::node_name::check(&args.peer)?;
+    let peer = nodus_term::Term::try_atom(&args.peer)
+        .map_err(|e| anyhow::anyhow!("PEER {}: {e}", args.peer))?;
+    runtime()?.block_on(async {
+        let node = hidden_node(&args.node, args.cookie, args.epmd_port).await?;
+        let r = node
+            .rpc(
+                &args.node,
+                m,
+                f,
+                vec![peer],
+                std::time::Duration::from_secs(30),
+            )
+            .await;
+        node.shutdown();
+        let r = r?;
+        say!("{r}");
+        if r.is_atom("true") {
+            return Ok(true);
+        }
+        if matches!(r.as_tuple(), Some([tag, _]) if tag.is_atom("badrpc")) {
+            anyhow::bail!("rpc to {} failed (badrpc)", args.node);
+        }
+        Ok(false)
     })
 }
 

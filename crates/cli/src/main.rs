@@ -37,6 +37,10 @@ enum Command {
     Ping(dist_cmd::PingArgs),
     /// Call MOD:FUN(ARGS...) on NODE through its rex server, as a hidden node; prints the result as Erlang text.
     Rpc(dist_cmd::RpcArgs),
+    /// Tell a running NODE to connect to PEER (net_kernel:connect_node/1): prints true (exit 0) or false (exit 1).
+    Connect(dist_cmd::PeerArgs),
+    /// Tell a running NODE to disconnect from PEER (erlang:disconnect_node/1): prints true (exit 0) or false (exit 1).
+    Disconnect(dist_cmd::PeerArgs),
     /// Run an EPMD server (honours ERL_EPMD_PORT).
     Epmd(dist_cmd::EpmdArgs),
     /// Start a node that boots from a sys.config (or nodus.toml) and runs until SIGINT/SIGTERM.
@@ -68,6 +72,16 @@ fn main() -> ExitCode {
             &mut std::io::stdout().lock(),
         ),
         Command::Ping(args) => match dist_cmd::ping(args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
+        Command::Connect(args) => match dist_cmd::connect(args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
+        Command::Disconnect(args) => match dist_cmd::disconnect(args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,
             Err(e) => Err(e),

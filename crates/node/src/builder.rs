@@ -203,7 +203,7 @@ impl NodeBuilder {
             auto_connect: self.auto_connect,
             ever_connected: Mutex::default(),
             conns: Mutex::default(),
-            connect_locks: Mutex::default(),
+            attempts: Default::default(),
             setups: Mutex::default(),
             stopping: tokio::sync::watch::channel(false).0,
             epmd_server: Mutex::new(epmd_server),

@@ -88,6 +88,7 @@ pub(crate) async fn reader(
     mut rd: tokio::net::tcp::OwnedReadHalf,
     leftover: Vec<u8>,
     peer: &Atom,
+    stats: &crate::net_kernel::Stats,
 ) -> String {
     let mut frames = FrameReader::new(node.0.max_message);
     let mut receiver = Receiver::new(node.0.max_message, Limits::DEFAULT);
@@ -100,6 +101,9 @@ pub(crate) async fn reader(
             match frames.next_frame() {
                 Ok(Some(Some(body))) => match receiver.frame(&body) {
                     Ok(Some(f)) => {
+                        stats
+                            .received
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         dispatch(node, peer, f.control, f.payload).await;
                         unyielded += 1;
                     }

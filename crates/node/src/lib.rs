@@ -23,6 +23,7 @@ pub mod config;
 pub mod cookie;
 mod dist_ctrl;
 mod dist_queue;
+mod dist_setup;
 pub mod epmd_server;
 pub mod erl_epmd;
 mod error;
@@ -38,6 +39,7 @@ pub mod node_name;
 mod process;
 pub mod rpc;
 mod rpc_builtins;
+mod rpc_net;
 pub mod supervisor;
 pub mod sys;
 

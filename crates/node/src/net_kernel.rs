@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 
 use crate::dist_ctrl;
 use crate::dist_queue::Outgoing;
+use crate::dist_setup;
 use crate::erl_epmd;
 use crate::error::Error;
 use crate::node::{lock, Node};
@@ -47,6 +48,54 @@ pub struct Conn {
     sender: std::sync::Arc<std::sync::Mutex<Sender>>,
     /// Bytes waiting for the writer, and big buffers it hands back.
     out: std::sync::Arc<Outgoing>,
+    /// The peer's address.
+    addr: Option<std::net::SocketAddr>,
+    /// Messages each way.
+    stats: std::sync::Arc<Stats>,
+}
+
+/// Messages counted on one connection (the `in` and `out` of
+/// `net_kernel:node_info/1`).
+#[derive(Default)]
+pub(crate) struct Stats {
+    pub(crate) received: std::sync::atomic::AtomicU64,
+    sent: std::sync::atomic::AtomicU64,
+    /// Told when this node closes the connection (`disconnect_node`).
+    closing: tokio::sync::Notify,
+}
+
+/// What `net_kernel:node_info/1` tells about one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnInfo {
+    /// The peer.
+    pub node: Atom,
+    /// Visible (`normal`) or hidden.
+    pub visible: bool,
+    /// The peer's address, when known.
+    pub address: Option<std::net::SocketAddr>,
+    /// Messages received on the connection.
+    pub messages_in: u64,
+    /// Messages sent on the connection.
+    pub messages_out: u64,
+}
+
+impl Conn {
+    /// Closes the connection (its reader stops, which closes the socket).
+    pub(crate) fn close(&self) {
+        self.stats.closing.notify_one();
+    }
+
+    /// What `net_kernel:node_info/1` tells about this connection.
+    pub(crate) fn info(&self, node: &Atom) -> ConnInfo {
+        use std::sync::atomic::Ordering::Relaxed;
+        ConnInfo {
+            node: node.clone(),
+            visible: self.visible,
+            address: self.addr,
+            messages_in: self.stats.received.load(Relaxed),
+            messages_out: self.stats.sent.load(Relaxed),
+        }
+    }
 }
 
 impl Conn {
@@ -63,6 +112,9 @@ impl Conn {
         // written bytes never runs ahead of this one.
         let len = buf.len();
         self.out.queued(len);
+        self.stats
+            .sent
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.tx.send(buf).map_err(|_| {
             self.out.written(len);
             Error::Connect {
@@ -82,7 +134,7 @@ impl Conn {
 
 /// Room to reserve for a frame: enough for the usual small message, and
 /// for a big binary (alone or in a tuple) without regrowing.
-fn size_hint(payload: Option<&Term>) -> usize {
+pub(crate) fn size_hint(payload: Option<&Term>) -> usize {
     let big = |t: &Term| match t {
         Term::Binary(b) => b.len(),
         _ => 0,
@@ -106,11 +158,20 @@ fn hs_config(node: &Node) -> Config {
 }
 
 /// The connection to `peer`, set up if there is none and the
-/// `dist_auto_connect` policy allows it (auto-connect).
+/// `dist_auto_connect` policy allows it (auto-connect). Concurrent
+/// callers share one attempt.
 pub async fn connection(node: &Node, peer: &str) -> Result<Conn, Error> {
     if let Some(c) = lock(&node.0.conns).get(peer) {
         return Ok(c.clone());
     }
+    may_auto_connect(node, peer)?;
+    let atom = Atom::try_new(peer).map_err(|e| Error::bad_name(peer, e.to_string()))?;
+    dist_setup::connect(node, &atom).await
+}
+
+/// Whether the `dist_auto_connect` policy lets a send set up a
+/// connection to `peer`.
+pub(crate) fn may_auto_connect(node: &Node, peer: &str) -> Result<(), Error> {
     let refused = match node.0.auto_connect {
         AutoConnect::Always => false,
         AutoConnect::Never => true,
@@ -122,7 +183,7 @@ pub async fn connection(node: &Node, peer: &str) -> Result<Conn, Error> {
             reason: "not connected, and dist_auto_connect forbids connecting".into(),
         });
     }
-    connect(node, peer).await
+    Ok(())
 }
 
 /// `dist_auto_connect`: when a send to an unconnected node sets up the
@@ -139,20 +200,21 @@ pub enum AutoConnect {
 }
 
 /// `net_kernel:connect_node/1`: the connection to `peer`, set up if there
-/// is none, whatever the auto-connect policy.
+/// is none, whatever the auto-connect policy. Concurrent callers share
+/// one attempt, bounded as a whole by `net_setuptime`.
 pub async fn connect(node: &Node, peer: &str) -> Result<Conn, Error> {
     if let Some(c) = lock(&node.0.conns).get(peer) {
         return Ok(c.clone());
     }
-    let peer_lock = {
-        let mut locks = lock(&node.0.connect_locks);
-        locks.retain(|_, l| std::sync::Arc::strong_count(l) > 1);
-        locks.entry(peer.to_string()).or_default().clone()
-    };
-    let _guard = peer_lock.lock().await;
-    if let Some(c) = lock(&node.0.conns).get(peer) {
-        return Ok(c.clone());
-    }
+    let atom = Atom::try_new(peer).map_err(|e| Error::bad_name(peer, e.to_string()))?;
+    dist_setup::connect(node, &atom).await
+}
+
+/// One connection attempt: EPMD lookup, TCP connect, handshake, install
+/// (run by [`dist_setup`], one at a time per peer).
+pub(crate) async fn dial(node: &Node, peer: &Atom) -> Result<Conn, Error> {
+    let peer_atom = peer.clone();
+    let peer = peer.as_str();
     let fail = |reason: String| Error::Connect {
         node: peer.to_string(),
         reason,
@@ -174,7 +236,6 @@ pub async fn connect(node: &Node, peer: &str) -> Result<Conn, Error> {
     }
     let mut hs = Handshake::initiate(hs_config(node), peer, rand::random())
         .map_err(|e| fail(e.to_string()))?;
-    let peer_atom = Atom::try_new(peer).map_err(|e| Error::bad_name(peer, e.to_string()))?;
     let accepting = {
         let mut st = lock(&node.0.setups);
         let a = st.accepting.contains(&peer_atom);
@@ -271,6 +332,13 @@ fn status_for(node: &Node, peer: &str, creation: u32) -> &'static str {
 /// the same peer: not an error.
 const SIMULTANEOUS: &str = "simultaneous connect: the other connection is kept (nok)";
 
+/// The peer closed a handshake it had not judged our cookie in (it gave
+/// up, or kept another connection): not a cookie problem.
+const CLOSED: &str = "peer closed the connection during the handshake";
+
+/// The peer closed after our digest: most often a cookie mismatch.
+const CLOSED_AT_ACK: &str = "peer closed the connection after our challenge reply (wrong cookie?)";
+
 /// Runs a handshake to its end over `sock`, each step within `setup`.
 async fn drive(
     sock: &mut TcpStream,
@@ -306,7 +374,13 @@ async fn drive(
             .map_err(|_| "handshake timed out (net_setuptime)".to_string())?
             .map_err(|e| e.to_string())?;
         if n == 0 {
-            return Err("peer closed the connection during the handshake (wrong cookie?)".into());
+            // Only a dialler waiting for the acceptor's verdict on its
+            // digest has reason to suspect the cookie.
+            return Err(if hs.awaits_ack() {
+                CLOSED_AT_ACK.into()
+            } else {
+                CLOSED.into()
+            });
         }
         hs.input(&buf[..n]).map_err(|e| e.to_string())?;
     }
@@ -345,6 +419,11 @@ pub(crate) async fn accept_loop(node: Node, listener: TcpListener) {
                     install(&node, sock, &est, false, hs.take_leftover());
                 }
                 Err(e) if e == SIMULTANEOUS => tracing::debug!("{addr}: {e}"),
+                // A dialler that gave up because its peer's attempt (or an
+                // existing connection) won: part of a simultaneous connect.
+                Err(e) if e == CLOSED && named.as_deref().is_some_and(|p| superseded(&node, p)) => {
+                    tracing::debug!("{addr}: {e} (another connection to the peer is kept)")
+                }
                 Err(e) => match &named {
                     Some(peer) => tracing::warn!("refused a connection from {peer} ({addr}): {e}"),
                     None => tracing::warn!("refused a connection from {addr}: {e}"),
@@ -355,6 +434,16 @@ pub(crate) async fn accept_loop(node: Node, listener: TcpListener) {
             }
         });
     }
+}
+
+/// True when `peer` is connected, or being dialled by this node.
+fn superseded(node: &Node, peer: &str) -> bool {
+    let Ok(peer) = Atom::try_new(peer) else {
+        return false;
+    };
+    lock(&node.0.conns).contains_key(&peer)
+        || lock(&node.0.setups).dialling.contains(&peer)
+        || node.0.attempts.in_progress(&peer)
 }
 
 static NEXT_CONN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -390,9 +479,13 @@ fn install(
         dialled_by_us,
         sender: std::sync::Arc::new(std::sync::Mutex::new(Sender::new(est.flags))),
         out: std::sync::Arc::default(),
+        addr: sock.peer_addr().ok(),
+        stats: std::sync::Arc::default(),
     };
     let peer_atom = Atom::try_new(&est.peer).unwrap_or_else(|_| Atom::new("invalid@name"));
     {
+        // Lock order: attempts, then conns (as in `dist_setup::send`).
+        let mut attempts = node.0.attempts.lock();
         let mut conns = lock(&node.0.conns);
         if let Some(old) = conns.get(&peer_atom) {
             if old.creation == est.peer_creation
@@ -403,6 +496,10 @@ fn install(
                 tracing::debug!("{peer_atom}: duplicate connection dropped");
                 return old.clone();
             }
+        }
+        // What was sent while the connection was set up goes first.
+        for (control, payload) in dist_setup::take_queue(&mut attempts, &peer_atom) {
+            let _ = conn.send(&control, payload.as_ref());
         }
         conns.insert(peer_atom.clone(), conn.clone());
     }
@@ -420,8 +517,12 @@ fn install(
     });
     let node = node.clone();
     let conn_visible = visible;
+    let stats = conn.stats.clone();
     tokio::spawn(async move {
-        let reason = dist_ctrl::reader(&node, rd, leftover, &peer_atom).await;
+        let reason = tokio::select! {
+            r = dist_ctrl::reader(&node, rd, leftover, &peer_atom, &stats) => r,
+            _ = stats.closing.notified() => "disconnected by this node".to_string(),
+        };
         let visible = conn_visible;
         tracing::info!("connection to {peer_atom} closed: {reason}");
         // The writer goes too (it may be stuck writing to a peer that

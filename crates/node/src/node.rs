@@ -156,8 +156,9 @@ pub(crate) struct Inner {
     /// The process core.
     pub(crate) erts: Erts,
     pub(crate) conns: Mutex<HashMap<Atom, Conn>>,
-    /// One lock per peer being dialled.
-    pub(crate) connect_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Connection attempts in progress, one per peer, and what is sent
+    /// meanwhile.
+    pub(crate) attempts: crate::dist_setup::Attempts,
     /// Handshakes in progress, both ways (for simultaneous connects).
     pub(crate) setups: Mutex<net_kernel::Setups>,
     /// Set when the node shuts down.
@@ -243,11 +244,30 @@ impl Node {
         peer == self.0.name.as_str() || net_kernel::connect(self, peer).await.is_ok()
     }
 
+    /// `net_kernel:node_info/1`: what is known about the connection to
+    /// `peer`, if connected.
+    pub fn node_info(&self, peer: &str) -> Option<net_kernel::ConnInfo> {
+        let conns = lock(&self.0.conns);
+        let (name, conn) = conns.get_key_value(peer)?;
+        Some(conn.info(name))
+    }
+
+    /// `net_kernel:nodes_info/0`: every connection, by peer name.
+    pub fn nodes_info(&self) -> Vec<net_kernel::ConnInfo> {
+        let mut v: Vec<_> = lock(&self.0.conns)
+            .iter()
+            .map(|(name, conn)| conn.info(name))
+            .collect();
+        v.sort_by(|a, b| a.node.cmp(&b.node));
+        v
+    }
+
     /// `erlang:disconnect_node/1`: closes the connection to `peer`.
     pub fn disconnect(&self, peer: &str) -> bool {
         let removed = lock(&self.0.conns).remove(peer);
         match removed {
             Some(c) => {
+                c.close();
                 if let Ok(a) = Atom::try_new(peer) {
                     self.connection_lost(&a, c.visible, "disconnect");
                 }
@@ -422,15 +442,21 @@ impl Node {
             self.deliver_alias(alias, msg);
             return Ok(());
         }
-        let conn = net_kernel::connection(self, r.node.as_str()).await?;
-        conn.send(
-            &Control::AliasSend {
-                from: from.clone(),
-                alias: alias.clone(),
-            },
-            Some(&msg),
-        )?;
-        conn.not_busy(self.0.busy_limit).await;
+        let control = Control::AliasSend {
+            from: from.clone(),
+            alias: alias.clone(),
+        };
+        self.send_remote(&r.node, control, msg).await
+    }
+
+    /// Sends to another node without waiting for a connection to be set
+    /// up (it is set up in the background and the message queued on it;
+    /// dropped if it fails, as BEAM's `!`); waits only while a live
+    /// connection is busy.
+    async fn send_remote(&self, peer: &Atom, control: Control, msg: Term) -> Result<(), Error> {
+        if let Some(conn) = crate::dist_setup::send(self, peer, control, Some(msg))? {
+            conn.not_busy(self.0.busy_limit).await;
+        }
         Ok(())
     }
 
@@ -440,13 +466,8 @@ impl Node {
             self.deliver_local(to, msg);
             return Ok(());
         }
-        let conn = net_kernel::connection(self, to.node.as_str()).await?;
-        conn.send(
-            &nodus_proto::dist::Control::Send { to: to.clone() },
-            Some(&msg),
-        )?;
-        conn.not_busy(self.0.busy_limit).await;
-        Ok(())
+        self.send_remote(&to.node, Control::Send { to: to.clone() }, msg)
+            .await
     }
 
     /// Sends `msg` to the process registered as `name` on `node`.
@@ -464,21 +485,25 @@ impl Node {
             return Ok(());
         }
         let to = Atom::try_new(name).map_err(|e| Error::bad_name(name, e.to_string()))?;
-        let conn = net_kernel::connection(self, node).await?;
-        conn.send(
-            &nodus_proto::dist::Control::RegSend {
-                from: from.clone(),
-                to,
-            },
-            Some(&msg),
-        )?;
-        conn.not_busy(self.0.busy_limit).await;
-        Ok(())
+        let peer = Atom::try_new(node).map_err(|e| Error::bad_name(node, e.to_string()))?;
+        let control = Control::RegSend {
+            from: from.clone(),
+            to,
+        };
+        self.send_remote(&peer, control, msg).await
     }
 
     /// `net_adm:ping/1`: true (`pong`) when `node` answers `net_kernel`'s
     /// `is_auth` call.
     pub async fn ping(&self, node: &str) -> bool {
+        // Connected first (a shared attempt), so that an unreachable node
+        // is pang within net_setuptime, not after the reply timeout.
+        if node != self.0.name.as_str() {
+            if let Err(e) = net_kernel::connection(self, node).await {
+                tracing::info!("ping {node}: {e}");
+                return false;
+            }
+        }
         let mut me = self.process();
         let r = self.make_ref();
         let call = Term::Tuple(vec![
@@ -515,7 +540,9 @@ impl Node {
 
     /// Stops the node: closes every connection and unregisters from EPMD.
     pub fn shutdown(&self) {
-        lock(&self.0.conns).clear();
+        for (_, c) in lock(&self.0.conns).drain() {
+            c.close();
+        }
         self.0.stopping.send_replace(true);
         if let Some(server) = lock(&self.0.epmd_server).take() {
             server.stop();

@@ -117,8 +117,13 @@ impl Node {
                 Ok(r) => r,
                 Err(panic) => Err(Exception::Error(panic)),
             },
-            None => crate::rpc_builtins::call(self, m.as_str(), f.as_str(), &args)
-                .unwrap_or_else(|| Err(Exception::Error(Term::atom("undef")))),
+            None => {
+                if let Some(r) = crate::rpc_net::call(self, m.as_str(), f.as_str(), &args).await {
+                    return r;
+                }
+                crate::rpc_builtins::call(self, m.as_str(), f.as_str(), &args)
+                    .unwrap_or_else(|| Err(Exception::Error(Term::atom("undef"))))
+            }
         }
     }
 

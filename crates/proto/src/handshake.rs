@@ -217,6 +217,12 @@ impl Handshake {
         (!self.peer.is_empty()).then_some(self.peer.as_str())
     }
 
+    /// True for a dialler that sent its challenge reply and waits for the
+    /// acceptor's ack: the step at which a peer with another cookie closes.
+    pub fn awaits_ack(&self) -> bool {
+        matches!(self.step, Step::AwaitAck { .. })
+    }
+
     /// Where the handshake stands.
     pub fn state(&self) -> State {
         if let Some(e) = &self.result {

@@ -282,6 +282,29 @@ impl Term {
         Term::List(Vec::new())
     }
 
+    /// A charlist (Erlang's `"text"`): the code points of `s`.
+    pub fn charlist(s: &str) -> Term {
+        Term::List(
+            s.chars()
+                .map(|c| Term::Int(i64::from(u32::from(c))))
+                .collect(),
+        )
+    }
+
+    /// The text of a charlist (`[]` is `""`); `None` for anything else.
+    pub fn as_charlist(&self) -> Option<String> {
+        match self {
+            Term::List(l) => l
+                .iter()
+                .map(|e| match e {
+                    Term::Int(c) => u32::try_from(*c).ok().and_then(char::from_u32),
+                    _ => None,
+                })
+                .collect(),
+            _ => None,
+        }
+    }
+
     /// A binary holding a copy of `data`.
     pub fn binary(data: impl AsRef<[u8]>) -> Term {
         Term::Binary(Bytes::copy_from_slice(data.as_ref()))

@@ -28,6 +28,7 @@ pub struct NodeBuilder {
     busy_limit: usize,
     connect_all: bool,
     prevent_overlapping_partitions: bool,
+    start_pg: bool,
     auto_connect: net_kernel::AutoConnect,
     listen: std::net::IpAddr,
     listen_ports: (u16, u16),
@@ -46,6 +47,7 @@ impl NodeBuilder {
             .setup_time(k.setup_time())
             .connect_all(k.connect_all)
             .prevent_overlapping_partitions(k.prevent_overlapping_partitions)
+            .start_pg(k.start_pg)
             .auto_connect(k.dist_auto_connect);
         if let Some(c) = &cfg.node.cookie {
             b = b.cookie(c.clone());
@@ -68,6 +70,13 @@ impl NodeBuilder {
     /// wants: it never starts an EPMD).
     pub fn embed_epmd(mut self, on: bool) -> Self {
         self.embed_epmd = on;
+        self
+    }
+
+    /// `start_pg` (default false, as in OTP): the node starts the default
+    /// `pg` scope ([`crate::pg::DEFAULT_SCOPE`]) when it boots.
+    pub fn start_pg(mut self, on: bool) -> Self {
+        self.start_pg = on;
         self
     }
 
@@ -216,6 +225,11 @@ impl NodeBuilder {
         if self.published {
             crate::global::start(&node, self.connect_all, self.prevent_overlapping_partitions);
         }
+        if self.start_pg {
+            if let Err(e) = crate::pg::start(&node, crate::pg::DEFAULT_SCOPE).await {
+                tracing::warn!("start_pg: {e}");
+            }
+        }
         tracing::info!("node {} up on port {port} (EPMD {epmd_port})", node.name());
         Ok(node)
     }
@@ -230,6 +244,7 @@ impl Node {
             epmd_port: None,
             published: true,
             connect_all: true,
+            start_pg: false,
             prevent_overlapping_partitions: true,
             auto_connect: net_kernel::AutoConnect::Always,
             listen: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),

@@ -36,6 +36,7 @@ pub mod net_kernel;
 mod net_kernel_server;
 mod node;
 pub mod node_name;
+pub mod pg;
 mod process;
 pub mod rpc;
 mod rpc_builtins;

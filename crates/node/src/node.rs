@@ -277,6 +277,22 @@ impl Node {
         }
     }
 
+    /// `erlang:send(Pid, Msg, [noconnect])`: sends only if `to` is here or
+    /// its node is connected; false when the message was dropped. Never
+    /// waits (not even on a busy connection).
+    pub fn send_noconnect(&self, to: &Pid, msg: Term) -> bool {
+        if to.node == self.0.name {
+            return self.deliver_local(to, msg);
+        }
+        let conn = lock(&self.0.conns).get(&to.node).cloned();
+        match conn {
+            Some(c) => c
+                .send(&Control::Send { to: to.clone() }, Some(&msg))
+                .is_ok(),
+            None => false,
+        }
+    }
+
     /// Sends to a registered name on `node` only if connected (the
     /// `noconnect` option of `erlang:send/3`).
     pub(crate) fn send_named_noconnect(

@@ -28,6 +28,9 @@ fn builtin(node: &Node, m: &str, f: &str, args: &[Term]) -> Option<Result<Term, 
     if m == "global" {
         return global_builtin(node, f, args);
     }
+    if m == "pg" {
+        return pg_builtin(node, f, args);
+    }
     if m != "erlang" {
         return None;
     }
@@ -100,4 +103,24 @@ fn global_builtin(node: &Node, f: &str, args: &[Term]) -> Option<Result<Term, Ex
         ("registered_names", []) => Term::List(names.into_iter().map(|(n, _)| n).collect()),
         _ => return None,
     }))
+}
+
+/// `pg`'s reads: `which_groups/0,1`, `get_members/1,2`,
+/// `get_local_members/1,2` (the default scope when none is given).
+fn pg_builtin(node: &Node, f: &str, args: &[Term]) -> Option<Result<Term, Exception>> {
+    use crate::pg;
+    let pids = |v: Vec<nodus_term::Pid>| Term::List(v.into_iter().map(Term::from).collect());
+    let (scope, rest) = match (f, args) {
+        ("which_groups", []) | ("get_members", [_]) | ("get_local_members", [_]) => {
+            (pg::DEFAULT_SCOPE.to_string(), args)
+        }
+        (_, [Term::Atom(s), rest @ ..]) => (s.as_str().to_string(), rest),
+        _ => return None,
+    };
+    Some(match (f, rest) {
+        ("which_groups", []) => Ok(Term::List(pg::which_groups(node, &scope))),
+        ("get_members", [g]) => Ok(pids(pg::get_members(node, &scope, g))),
+        ("get_local_members", [g]) => Ok(pids(pg::get_local_members(node, &scope, g))),
+        _ => return None,
+    })
 }

@@ -48,6 +48,9 @@ pub struct Kernel {
     pub connect_all: bool,
     /// `prevent_overlapping_partitions` (default true, as in OTP 25).
     pub prevent_overlapping_partitions: bool,
+    /// `start_pg` (default false, as in OTP): start the default `pg`
+    /// scope.
+    pub start_pg: bool,
     /// `dist_auto_connect` (default: always).
     pub dist_auto_connect: AutoConnect,
     /// `inet_dist_listen_min`.
@@ -68,6 +71,7 @@ impl Default for Kernel {
             net_setuptime: 7.0,
             connect_all: true,
             prevent_overlapping_partitions: true,
+            start_pg: false,
             dist_auto_connect: AutoConnect::Always,
             inet_dist_listen_min: None,
             inet_dist_listen_max: None,

@@ -275,6 +275,13 @@ pub(crate) fn set_kernel(cfg: &mut Config, key: &str, v: &Term) -> Result<(), St
                 _ => return Err(format!("prevent_overlapping_partitions must be true or false, got {v}")),
             }
         }
+        "start_pg" => {
+            k.start_pg = match v.as_atom() {
+                Some("true") => true,
+                Some("false") => false,
+                _ => return Err(format!("start_pg must be true or false, got {v}")),
+            }
+        }
         "dist_auto_connect" => {
             k.dist_auto_connect = match v.as_atom() {
                 Some("never") => AutoConnect::Never,
@@ -341,6 +348,9 @@ pub(crate) fn kernel_terms(k: &Kernel) -> Vec<(String, Term)> {
     }
     if !k.prevent_overlapping_partitions {
         out.push(("prevent_overlapping_partitions".into(), Term::atom("false")));
+    }
+    if k.start_pg {
+        out.push(("start_pg".into(), Term::atom("true")));
     }
     match k.dist_auto_connect {
         AutoConnect::Always => {}

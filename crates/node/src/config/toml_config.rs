@@ -138,6 +138,7 @@ const KERNEL_KEYS: &[&str] = &[
     "net_setuptime",
     "connect_all",
     "prevent_overlapping_partitions",
+    "start_pg",
     "dist_auto_connect",
     "inet_dist_listen_min",
     "inet_dist_listen_max",

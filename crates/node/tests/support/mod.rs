@@ -55,7 +55,36 @@ pub fn compile(dir: &Path, modules: &[&str]) {
 /// Starts `erl -noshell ARGS` against EPMD on `epmd` with HOME `home` (and
 /// `-pa home`), returning it and a channel of its stdout lines.
 pub fn erl(epmd: u16, home: &Path, args: &[&str]) -> (Proc, mpsc::Receiver<String>) {
-    let mut child = Command::new("erl")
+    erl_with(Path::new("erl"), epmd, home, args)
+}
+
+/// The `erl` of a newer OTP from Debian `suite` (`trixie`: OTP 27,
+/// `forky`: OTP 29), fetched by `../shared/tools/get-otp.sh` into /tmp
+/// (cached there after the first run).
+pub fn newer_erl(suite: &str) -> PathBuf {
+    let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/tools/get-otp.sh");
+    let out = Command::new("sh")
+        .arg(&tool)
+        .arg(suite)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", tool.display()));
+    assert!(
+        out.status.success(),
+        "{} {suite} failed: the OTP of {suite} is needed for this interop test",
+        tool.display()
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// As [`erl`], with the `erl` program at `bin`.
+pub fn erl_with(
+    bin: &Path,
+    epmd: u16,
+    home: &Path,
+    args: &[&str],
+) -> (Proc, mpsc::Receiver<String>) {
+    let mut child = Command::new(bin)
         .arg("-noshell")
         .arg("-pa")
         .arg(home)

@@ -124,6 +124,28 @@ impl Conn {
         })
     }
 
+    /// Queues a message whose payload is already encoded.
+    pub(crate) fn send_encoded(
+        &self,
+        control: &Control,
+        payload: &crate::encoded::EncodedTerm,
+    ) -> Result<(), Error> {
+        let mut buf = Vec::with_capacity(payload.bytes().len() + 64);
+        lock(&self.sender).encode_encoded(&mut buf, control, payload.bytes())?;
+        let len = buf.len();
+        self.out.queued(len);
+        self.stats
+            .sent
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.tx.send(buf).map_err(|_| {
+            self.out.written(len);
+            Error::Connect {
+                node: String::new(),
+                reason: "connection closed".into(),
+            }
+        })
+    }
+
     /// Waits while more than `limit` bytes wait to be written (a busy
     /// connection, as BEAM's `busy_dist_port`): what a process sends
     /// queues at most about that much memory.

@@ -277,6 +277,11 @@ impl Node {
         }
     }
 
+    /// The live connection to `peer`, if any.
+    pub(crate) fn connection_of(&self, peer: &Atom) -> Option<Conn> {
+        lock(&self.0.conns).get(peer).cloned()
+    }
+
     /// `erlang:send(Pid, Msg, [noconnect])`: sends only if `to` is here or
     /// its node is connected; false when the message was dropped. Never
     /// waits (not even on a busy connection).

@@ -50,6 +50,15 @@ impl Process {
         std::future::poll_fn(|cx| entry.mailbox.poll_pop(cx)).await
     }
 
+    /// The next message, polled: for [`futures_core::Stream`]s built on a
+    /// process. `Ready(None)` once the process has been ended.
+    pub fn poll_recv(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Term>> {
+        if let Some(m) = self.saved.pop_front() {
+            return std::task::Poll::Ready(Some(m));
+        }
+        self.entry.mailbox.poll_pop(cx)
+    }
+
     /// The next message if one is waiting (`receive ... after 0`).
     pub fn try_recv(&mut self) -> Option<Term> {
         self.saved

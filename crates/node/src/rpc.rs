@@ -121,6 +121,11 @@ impl Node {
                 if let Some(r) = crate::rpc_net::call(self, m.as_str(), f.as_str(), &args).await {
                     return r;
                 }
+                if m.as_str() == "Elixir.Phoenix.PubSub" {
+                    if let Some(r) = crate::pubsub::rpc::call(self, f.as_str(), &args).await {
+                        return r;
+                    }
+                }
                 crate::rpc_builtins::call(self, m.as_str(), f.as_str(), &args)
                     .unwrap_or_else(|| Err(Exception::Error(Term::atom("undef"))))
             }

@@ -309,6 +309,42 @@ impl Sender {
         if !self.header {
             return crate::dist::encode_frame(out, control, payload);
         }
+        self.frame_with(out, control, |out| match payload {
+            Some(p) => etf::encode_term_into(p, AtomEncoding::Utf8, out),
+            None => Ok(()),
+        })
+    }
+
+    /// As [`Sender::encode`], with the payload already encoded (by
+    /// `etf::encode_term_into`, without the version byte): a message sent
+    /// to many nodes is encoded once.
+    pub fn encode_encoded(
+        &mut self,
+        out: &mut Vec<u8>,
+        control: &Control,
+        payload: &[u8],
+    ) -> Result<(), etf::EncodeError> {
+        if !self.header {
+            let start = out.len();
+            crate::dist::encode_frame(out, control, None)?;
+            out.push(131);
+            out.extend_from_slice(payload);
+            let len = frame_len(out.len() - start - 4)?;
+            out[start..start + 4].copy_from_slice(&len);
+            return Ok(());
+        }
+        self.frame_with(out, control, |out| {
+            out.extend_from_slice(payload);
+            Ok(())
+        })
+    }
+
+    fn frame_with(
+        &mut self,
+        out: &mut Vec<u8>,
+        control: &Control,
+        payload: impl FnOnce(&mut Vec<u8>) -> Result<(), etf::EncodeError>,
+    ) -> Result<(), etf::EncodeError> {
         // Encoded straight into `out` after room for a one-frame prefix
         // (length, 131, 68, no atom cache refs).
         let start = out.len();
@@ -316,9 +352,7 @@ impl Sender {
         let body_start = out.len();
         etf::encode_term_into(&control.to_term(), AtomEncoding::Utf8, out)?;
         let control_len = out.len() - body_start;
-        if let Some(p) = payload {
-            etf::encode_term_into(p, AtomEncoding::Utf8, out)?;
-        }
+        payload(out)?;
         let body_len = out.len() - body_start;
         if !self.fragments || body_len <= FRAGMENT_SIZE + control_len {
             let len = frame_len(body_len + 3)?;
@@ -393,6 +427,28 @@ mod tests {
             id: 1,
             serial: 0,
             creation: 1,
+        }
+    }
+
+    #[test]
+    fn a_pre_encoded_payload_makes_the_same_frames() {
+        let payload = Term::Tuple(vec![Term::atom("x"), Term::binary(vec![1u8; 200_000])]);
+        let mut bytes = Vec::new();
+        etf::encode_term_into(&payload, AtomEncoding::Utf8, &mut bytes).unwrap();
+        let ctl = Control::Send { to: me() };
+        for fl in [
+            0,
+            flags::DIST_HDR_ATOM_CACHE,
+            flags::DIST_HDR_ATOM_CACHE | flags::FRAGMENTS,
+        ] {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            Sender::new(fl)
+                .encode(&mut a, &ctl, Some(&payload))
+                .unwrap();
+            Sender::new(fl)
+                .encode_encoded(&mut b, &ctl, &bytes)
+                .unwrap();
+            assert_eq!(a, b, "flags {fl:#x}");
         }
     }
 

@@ -47,7 +47,7 @@ pub struct EpmdArgs {
 
 use crate::runtime;
 
-async fn hidden_node(
+pub(crate) async fn hidden_node(
     target: &str,
     cookie: Option<String>,
     epmd_port: Option<u16>,

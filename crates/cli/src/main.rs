@@ -17,6 +17,7 @@ macro_rules! say {
 mod cluster_cmd;
 mod config_cmd;
 mod dist_cmd;
+mod pubsub_cmd;
 mod start_cmd;
 mod term_cmd;
 
@@ -41,6 +42,10 @@ enum Command {
     Connect(dist_cmd::PeerArgs),
     /// Tell a running NODE to disconnect from PEER (erlang:disconnect_node/1): prints true (exit 0) or false (exit 1).
     Disconnect(dist_cmd::PeerArgs),
+    /// Print the pg groups of SCOPE (default pg) that NODE sees, with their members.
+    Pg(pubsub_cmd::PgArgs),
+    /// Broadcast on, or subscribe to, a Phoenix.PubSub-compatible PubSub through NODE.
+    Pubsub(pubsub_cmd::PubSubArgs),
     /// Run an EPMD server (honours ERL_EPMD_PORT).
     Epmd(dist_cmd::EpmdArgs),
     /// Start a node that boots from a sys.config (or nodus.toml) and runs until SIGINT/SIGTERM.
@@ -86,6 +91,8 @@ fn main() -> ExitCode {
             Ok(false) => return ExitCode::FAILURE,
             Err(e) => Err(e),
         },
+        Command::Pg(args) => pubsub_cmd::pg(args),
+        Command::Pubsub(args) => pubsub_cmd::pubsub(args),
         Command::Epmd(args) => dist_cmd::epmd(args),
         Command::Rpc(args) => dist_cmd::rpc(args),
         Command::Start(args) => start_cmd::start(args),

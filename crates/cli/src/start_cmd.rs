@@ -329,6 +329,16 @@ pub fn start(args: StartArgs) -> anyhow::Result<()> {
                 anyhow::bail!("{name}: boot failed: {e}");
             }
         }
+        for (ps, opts) in kernel_cfg.pubsub().map_err(anyhow::Error::msg)? {
+            let started = nodus::pubsub::PubSub::start(&node, &ps, opts.clone())
+                .await
+                .with_context(|| format!("{name}: cannot start PubSub {ps}"))?;
+            say!(
+                "pubsub {} started (pool_size {})",
+                started.name().as_str(),
+                opts.pool_size
+            );
+        }
         say!(
             "node {name} booted; nodes: {}",
             node_list_text(&node.nodes())

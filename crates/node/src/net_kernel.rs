@@ -443,6 +443,9 @@ pub(crate) async fn accept_loop(node: Node, listener: TcpListener) {
                 Err(e) if e == SIMULTANEOUS => tracing::debug!("{addr}: {e}"),
                 // A dialler that gave up because its peer's attempt (or an
                 // existing connection) won: part of a simultaneous connect.
+                // Closed before it named itself: a dialler that found a
+                // connection after its TCP connect (or a port scan).
+                Err(e) if e == CLOSED && named.is_none() => tracing::debug!("{addr}: {e}"),
                 Err(e) if e == CLOSED && named.as_deref().is_some_and(|p| superseded(&node, p)) => {
                     tracing::debug!("{addr}: {e} (another connection to the peer is kept)")
                 }

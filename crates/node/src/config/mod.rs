@@ -6,6 +6,7 @@
 //! implement are kept and reported by [`Config::unknown`], so that a
 //! caller can warn about each once, by name.
 
+mod pubsub;
 mod suggest;
 mod sys_config;
 mod toml_config;

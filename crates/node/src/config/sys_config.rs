@@ -125,6 +125,8 @@ pub(crate) fn parse(path: &Path, src: &str, depth: usize) -> Result<Config, Conf
             add_env(&mut cfg, app.as_str(), pairs);
         }
     }
+    cfg.pubsub()
+        .map_err(|m| ConfigError::new(path, locate(src, super::pubsub::KEY), m))?;
     Ok(cfg)
 }
 

@@ -199,6 +199,39 @@ pub(crate) fn parse(
                     cfg.env.push((app.clone(), pairs));
                 }
             }
+            "pubsub" => {
+                // `[pubsub."Demo.PubSub"]`: the `pubsub` parameter of the
+                // `nodus` application.
+                let mut list = Vec::new();
+                for (name, v) in entries {
+                    let at = Some(line_col(src, v.span().start));
+                    atom_of(name).map_err(|m| ConfigError::new(path, at, m))?;
+                    let opts =
+                        to_term(v.get_ref(), false).map_err(|m| ConfigError::new(path, at, m))?;
+                    // Each option checked alone, so that an error points
+                    // at its line.
+                    for item in opts.as_list().unwrap_or(&[]) {
+                        let one = Term::List(vec![item.clone()]);
+                        if let Err(m) = super::pubsub::entry(name, &one) {
+                            let key = item
+                                .as_tuple()
+                                .and_then(|t| t.first())
+                                .and_then(Term::as_atom);
+                            let start = v.span().start;
+                            let off = key
+                                .and_then(|k| src[start..].find(k))
+                                .map_or(start, |o| start + o);
+                            return Err(ConfigError::new(path, Some(line_col(src, off)), m));
+                        }
+                    }
+                    super::pubsub::entry(name, &opts).map_err(|m| ConfigError::new(path, at, m))?;
+                    list.push(Term::Tuple(vec![Term::atom(name), opts]));
+                }
+                cfg.env.push((
+                    super::pubsub::APP.to_string(),
+                    vec![(super::pubsub::KEY.to_string(), Term::List(list))],
+                ));
+            }
             app => {
                 atom_of(app).map_err(|m| ConfigError::new(path, None, m))?;
                 let mut pairs = Vec::new();
@@ -353,8 +386,24 @@ pub fn render(cfg: &Config) -> String {
     for (k, v) in kernel_terms(&cfg.kernel) {
         s.push_str(&format!("{k} = {}\n", toml_value(&v)));
     }
+    if let Ok(list) = cfg.pubsub() {
+        for (name, o) in list {
+            s.push_str(&format!("\n[pubsub.{}]\n", key(&name)));
+            s.push_str(&format!("pool_size = {}\n", o.pool_size));
+            if let Some(b) = o.broadcast_pool_size {
+                s.push_str(&format!("broadcast_pool_size = {b}\n"));
+            }
+        }
+    }
     for (app, params) in &cfg.env {
-        if matches!(app.as_str(), "node" | "kernel" | "apps") {
+        let params: Vec<&(String, Term)> = params
+            .iter()
+            .filter(|(k, _)| !(app == super::pubsub::APP && k == super::pubsub::KEY))
+            .collect();
+        if params.is_empty() && app == super::pubsub::APP {
+            continue;
+        }
+        if matches!(app.as_str(), "node" | "kernel" | "apps" | "pubsub") {
             s.push_str(&format!("\n[apps.{}]\n", key(app)));
         } else {
             s.push_str(&format!("\n[{}]\n", key(app)));

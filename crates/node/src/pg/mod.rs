@@ -192,6 +192,19 @@ pub fn which_groups(node: &Node, scope: &str) -> Vec<Term> {
     v
 }
 
+/// Makes scope `scope` of this node known to the same scope on `peer`
+/// (`{discover, ScopePid}`), as a hidden node must: `pg` discovers
+/// visible nodes only. The peer answers with its members and learns ours.
+pub fn discover(node: &Node, scope: &str, peer: &str) -> Result<(), Error> {
+    let Some(me) = node.whereis(scope) else {
+        return Err(Error::NoScope(scope.to_string()));
+    };
+    let peer = Atom::try_new(peer).map_err(|_| Error::NoScope(scope.to_string()))?;
+    let msg = Term::Tuple(vec![Term::atom("discover"), Term::from(me.clone())]);
+    node.send_named_noconnect(&me, scope, &peer, msg);
+    Ok(())
+}
+
 fn table(node: &Node, scope: &str) -> Option<std::sync::Arc<table::Table>> {
     node.try_extension::<Scopes>()?.get(scope)
 }

@@ -14,6 +14,7 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 cargo build --release -q -p nodus --example runtime_bench -p nodus-cli
 erlc -o "$DIR" bench/runtime_bench.erl
+RUSTC_V=$(rustc --version | cut -d' ' -f1-2)
 EPMD=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export ERL_EPMD_PORT=$EPMD HOME=$DIR ERL_CRASH_DUMP_SECONDS=0
 target/release/nodus epmd --port "$EPMD" 2>/dev/null & PIDS+=($!)
@@ -26,7 +27,7 @@ val() { grep "^result $2 " "$DIR/$1.out" | awk '{print $3}'; }
 OTP_V=$(erl -noshell -eval 'io:format("~s", [erlang:system_info(otp_release)]), halt().')
 {
   echo
-  echo "## Runtime: nodus vs BEAM ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -sr), $(rustc --version | cut -d' ' -f1-2), OTP $OTP_V)"
+  echo "## Runtime: nodus vs BEAM ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -sr), $RUSTC_V, OTP $OTP_V)"
   echo
   echo "Command: \`bench/runtime.sh $N\`. nodus on tokio's multi-thread runtime with 2 workers, BEAM with 2 schedulers; the cross-node call is between two nodes of one OS process for nodus, two erl nodes for BEAM, over loopback TCP."
   echo

@@ -51,6 +51,7 @@ pub use encoded::EncodedTerm;
 pub use error::Error;
 pub use erts::info::ProcessInfo;
 pub use erts::node_monitor::{MonitorNodesOpts, NodeType};
+pub use erts::process_ref::ProcessRef;
 pub use erts::spawn::{catch_panic, panic_reason, ExitHandle};
 pub use erts::spawnable::{ProcessFuture, SpawnFn};
 pub use node::Node;

@@ -13,6 +13,7 @@
 pub(crate) mod info;
 pub(crate) mod mailbox;
 pub(crate) mod node_monitor;
+pub(crate) mod process_ref;
 pub(crate) mod ptab;
 pub(crate) mod registry;
 pub(crate) mod signals;

@@ -53,7 +53,7 @@ use crate::node::Node;
 use crate::pg;
 use crate::process::Process;
 
-use registry::Registry;
+use registry::{Registry, Sub};
 pub use registry::Subscriber;
 
 /// The `pg` scope of every Phoenix.PubSub (`Phoenix.PubSub` in Elixir).
@@ -138,7 +138,6 @@ pub(crate) struct Inner {
     dispatchers: RwLock<HashMap<Atom, Arc<dyn Dispatcher>>>,
     /// Dispatchers already reported as unknown.
     unknown: std::sync::Mutex<HashSet<Atom>>,
-    janitor: Pid,
 }
 
 /// The PubSubs running on a node, by name (a node extension).
@@ -209,7 +208,6 @@ impl PubSub {
             .map(|i| worker::group_name(&adapter, i))
             .collect::<Result<_, _>>()?;
         let registry = Arc::new(Registry::default());
-        let janitor = worker::spawn_janitor(node, registry.clone());
         let ps = PubSub(Arc::new(Inner {
             node: node.clone(),
             name: name_atom.clone(),
@@ -219,8 +217,8 @@ impl PubSub {
             registry,
             dispatchers: RwLock::default(),
             unknown: std::sync::Mutex::default(),
-            janitor,
         }));
+        worker::sweep_every_second(&ps);
         for g in &groups {
             worker::start_worker(&ps, g).await?;
         }
@@ -258,30 +256,27 @@ impl PubSub {
 
     /// `Phoenix.PubSub.subscribe/2`: `pid` (a process of this node) gets
     /// every message broadcast on `topic` until it unsubscribes or exits.
-    pub fn subscribe(&self, pid: &Pid, topic: &str) {
-        self.subscribe_with(pid, topic, Term::atom("nil"));
+    /// False (and nothing done) when `pid` is not a live local process.
+    pub fn subscribe(&self, pid: &Pid, topic: &str) -> bool {
+        self.subscribe_with(pid, topic, Term::atom("nil"))
     }
 
     /// `Phoenix.PubSub.subscribe/3` with `metadata:` (what a
     /// [`Dispatcher`] sees).
-    pub fn subscribe_with(&self, pid: &Pid, topic: &str, metadata: Term) {
-        let t = topic_term(topic);
-        self.0.registry.subscribe(
-            t.clone(),
-            Subscriber {
-                pid: pid.clone(),
-                metadata,
-            },
-        );
-        worker::watch(&self.0, pid, t);
+    pub fn subscribe_with(&self, pid: &Pid, topic: &str, metadata: Term) -> bool {
+        let Some(proc) = self.0.node.process_ref(pid) else {
+            return false;
+        };
+        self.0
+            .registry
+            .subscribe(topic_term(topic), Sub::new(proc, pid, metadata));
+        true
     }
 
-    /// `Phoenix.PubSub.unsubscribe/2`.
+    /// `Phoenix.PubSub.unsubscribe/2`: every subscription of `pid` to
+    /// `topic` goes.
     pub fn unsubscribe(&self, pid: &Pid, topic: &str) {
-        let t = topic_term(topic);
-        if self.0.registry.unsubscribe(&t, pid) {
-            worker::unwatch(&self.0, pid, t);
-        }
+        self.0.registry.unsubscribe(&topic_term(topic), pid);
     }
 
     /// A subscription as a [`futures_core::Stream`] of messages decoded
@@ -298,7 +293,10 @@ impl PubSub {
 
     /// The subscribers of `topic` on this node.
     pub fn subscribers(&self, topic: &str) -> Vec<Subscriber> {
-        self.0.registry.subscribers(&topic_term(topic))
+        let node = &self.0.node;
+        self.0
+            .registry
+            .subscribers(&topic_term(topic), node.name(), node.creation())
     }
 
     /// Subscriptions on this node, in all topics.
@@ -428,7 +426,7 @@ impl PubSub {
                 .cloned();
             match custom {
                 Some(d) => {
-                    let subs = self.0.registry.subscribers(topic);
+                    let subs = self.0.registry.subscribers(topic, node.name(), node.creation());
                     d.dispatch(node, &subs, from, message);
                     return;
                 }
@@ -448,12 +446,16 @@ impl PubSub {
                 }
             }
         }
-        self.0.registry.with(topic, |subs| {
+        let from = from.filter(|p| node.is_local(p));
+        self.0.registry.dispatch(topic, |subs| {
+            let mut dead = false;
             for s in subs {
-                if Some(&s.pid) != from {
-                    node.send_noconnect(&s.pid, message.clone());
+                if from.is_some_and(|f| s.is(f)) {
+                    continue;
                 }
+                dead |= !s.proc.send(message.clone());
             }
+            dead
         });
     }
 }

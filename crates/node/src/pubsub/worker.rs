@@ -1,17 +1,14 @@
 //! The processes of a PubSub: its workers (`Phoenix.PubSub.PG2Worker`:
 //! registered under their group's name, members of that `pg` group, and
-//! dispatching what other nodes forward), the janitor that drops the
-//! subscriptions of processes that exit, and the pool watcher that joins
+//! dispatching what other nodes forward), the sweeper that drops the
+//! subscriptions of processes that exited, and the pool watcher that joins
 //! a worker to each bigger-pool group another node uses.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
 use nodus_term::{Atom, Pid, Term};
 
-use super::registry::Registry;
 use super::{Error, Inner, PubSub, SCOPE};
-use crate::node::Node;
 use crate::pg;
 
 /// Group `i` (from 1) of a pool: the adapter name, then `…Adapter_I`.
@@ -71,57 +68,23 @@ fn forwarded(ps: &PubSub, m: &Term) {
     }
 }
 
-/// The janitor: monitors each subscribed process once, and removes its
-/// subscriptions when it exits.
-pub(super) fn spawn_janitor(node: &Node, registry: Arc<Registry>) -> Pid {
-    node.spawn(move |mut me| async move {
-        let mut watched: HashMap<Pid, (Term, Vec<Term>)> = HashMap::new();
-        while let Some(m) = me.recv().await {
-            match m.as_tuple() {
-                Some([tag, Term::Pid(pid), topic]) if tag.is_atom("watch") => {
-                    let pid = (**pid).clone();
-                    match watched.get_mut(&pid) {
-                        Some((_, topics)) => topics.push(topic.clone()),
-                        None => {
-                            let mref = me.monitor(&Term::from(pid.clone())).await;
-                            watched.insert(pid, (mref, vec![topic.clone()]));
-                        }
-                    }
-                }
-                Some([tag, Term::Pid(pid), topic]) if tag.is_atom("unwatch") => {
-                    let pid = (**pid).clone();
-                    if let Some((mref, topics)) = watched.get_mut(&pid) {
-                        topics.retain(|t| t != topic);
-                        if topics.is_empty() {
-                            let mref = mref.clone();
-                            watched.remove(&pid);
-                            me.demonitor(&mref);
-                        }
-                    }
-                }
-                Some([tag, _, _, Term::Pid(pid), _]) if tag.is_atom("DOWN") => {
-                    if let Some((_, topics)) = watched.remove(&**pid) {
-                        for t in topics {
-                            registry.unsubscribe(&t, pid);
-                        }
-                    }
-                }
-                _ => {}
+/// Drops the subscriptions of exited processes once a second, until the
+/// PubSub is dropped or the node stops.
+pub(super) fn sweep_every_second(ps: &PubSub) {
+    let weak: Weak<Inner> = Arc::downgrade(&ps.0);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let Some(inner) = weak.upgrade() else {
+                return;
+            };
+            if inner.node.is_stopping() {
+                return;
             }
+            inner.registry.sweep();
         }
-    })
-}
-
-/// Tells the janitor that `pid` subscribed to `topic`.
-pub(super) fn watch(inner: &Inner, pid: &Pid, topic: Term) {
-    let msg = Term::Tuple(vec![Term::atom("watch"), Term::from(pid.clone()), topic]);
-    inner.node.send_noconnect(&inner.janitor, msg);
-}
-
-/// Tells the janitor that `pid` left `topic`.
-pub(super) fn unwatch(inner: &Inner, pid: &Pid, topic: Term) {
-    let msg = Term::Tuple(vec![Term::atom("unwatch"), Term::from(pid.clone()), topic]);
-    inner.node.send_noconnect(&inner.janitor, msg);
+    });
 }
 
 /// The pool number of `group` if it is `…Adapter_N` of this PubSub.

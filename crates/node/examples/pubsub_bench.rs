@@ -20,7 +20,11 @@ use nodus::{Node, Pid, Term};
 fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
         .map_or(0, |p| p * 4096)
 }
 
@@ -46,17 +50,28 @@ async fn wait_done(me: &mut nodus::Process, n: usize) {
 }
 
 async fn start(name: &str, epmd: u16) -> Result<(Node, PubSub), Box<dyn std::error::Error>> {
-    let node = Node::builder(name).cookie("bench").epmd_port(epmd).start().await?;
+    let node = Node::builder(name)
+        .cookie("bench")
+        .epmd_port(epmd)
+        .start()
+        .await?;
     let ps = PubSub::start(&node, "Bench.PubSub", Options::default()).await?;
     Ok((node, ps))
 }
 
-async fn run(epmd: u16, fanout: usize, subs: usize, msgs: usize) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(
+    epmd: u16,
+    fanout: usize,
+    subs: usize,
+    msgs: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
     let (a, psa) = start("psbench1@127.0.0.1", epmd).await?;
 
     // Memory per subscription, then one broadcast to all of them.
     let mut me = a.process();
-    let pids: Vec<Pid> = (0..fanout).map(|_| subscriber(&a, me.pid().clone(), 1)).collect();
+    let pids: Vec<Pid> = (0..fanout)
+        .map(|_| subscriber(&a, me.pid().clone(), 1))
+        .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let m0 = rss_bytes();
     for p in &pids {
@@ -64,11 +79,17 @@ async fn run(epmd: u16, fanout: usize, subs: usize, msgs: usize) -> Result<(), B
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let m1 = rss_bytes();
-    println!("result bytes_per_subscription {}", (m1.saturating_sub(m0)) / fanout as u64);
+    println!(
+        "result bytes_per_subscription {}",
+        (m1.saturating_sub(m0)) / fanout as u64
+    );
     let t = Instant::now();
     psa.broadcast("fanout", Term::atom("hello"))?;
     wait_done(&mut me, fanout).await;
-    println!("result fanout_{fanout}_ms {:.1}", t.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "result fanout_{fanout}_ms {:.1}",
+        t.elapsed().as_secs_f64() * 1e3
+    );
     for p in &pids {
         a.exit_pid(me.pid(), p, Term::atom("kill"));
     }
@@ -86,7 +107,10 @@ async fn run(epmd: u16, fanout: usize, subs: usize, msgs: usize) -> Result<(), B
     }
     wait_done(&mut me, subs).await;
     let secs = t.elapsed().as_secs_f64();
-    println!("result local_deliveries_per_s {:.0}", (subs * msgs) as f64 / secs);
+    println!(
+        "result local_deliveries_per_s {:.0}",
+        (subs * msgs) as f64 / secs
+    );
 
     // The same with the subscribers on another node.
     let (b, psb) = start("psbench2@127.0.0.1", epmd).await?;
@@ -105,7 +129,10 @@ async fn run(epmd: u16, fanout: usize, subs: usize, msgs: usize) -> Result<(), B
     }
     wait_done(&mut me, subs).await;
     let secs = t.elapsed().as_secs_f64();
-    println!("result remote_deliveries_per_s {:.0}", (subs * msgs) as f64 / secs);
+    println!(
+        "result remote_deliveries_per_s {:.0}",
+        (subs * msgs) as f64 / secs
+    );
     a.shutdown();
     b.shutdown();
     Ok(())

@@ -37,6 +37,7 @@ impl std::fmt::Debug for ProcessRef {
 impl Node {
     /// A [`ProcessRef`] for local process `pid`, if it lives.
     pub fn process_ref(&self, pid: &Pid) -> Option<ProcessRef> {
-        self.local_entry(pid).map(|e| ProcessRef(Arc::downgrade(&e)))
+        self.local_entry(pid)
+            .map(|e| ProcessRef(Arc::downgrade(&e)))
     }
 }

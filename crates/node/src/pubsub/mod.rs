@@ -53,8 +53,8 @@ use crate::node::Node;
 use crate::pg;
 use crate::process::Process;
 
-use registry::{Registry, Sub};
 pub use registry::Subscriber;
+use registry::{Registry, Sub};
 
 /// The `pg` scope of every Phoenix.PubSub (`Phoenix.PubSub` in Elixir).
 pub const SCOPE: &str = "Elixir.Phoenix.PubSub";
@@ -426,7 +426,10 @@ impl PubSub {
                 .cloned();
             match custom {
                 Some(d) => {
-                    let subs = self.0.registry.subscribers(topic, node.name(), node.creation());
+                    let subs = self
+                        .0
+                        .registry
+                        .subscribers(topic, node.name(), node.creation());
                     d.dispatch(node, &subs, from, message);
                     return;
                 }

@@ -60,7 +60,11 @@ impl Sub {
                 serial: self.serial,
                 creation,
             },
-            metadata: self.meta.as_deref().cloned().unwrap_or_else(|| Term::atom("nil")),
+            metadata: self
+                .meta
+                .as_deref()
+                .cloned()
+                .unwrap_or_else(|| Term::atom("nil")),
         }
     }
 }
@@ -99,7 +103,10 @@ impl Registry {
 
     /// Adds a subscription.
     pub(crate) fn subscribe(&self, topic: Term, sub: Sub) {
-        write(self.shard(&topic)).entry(topic).or_default().push(sub);
+        write(self.shard(&topic))
+            .entry(topic)
+            .or_default()
+            .push(sub);
     }
 
     /// Removes every subscription of `pid` to `topic`; true if there was

@@ -354,6 +354,9 @@ fn status_for(node: &Node, peer: &str, creation: u32) -> &'static str {
 /// the same peer: not an error.
 const SIMULTANEOUS: &str = "simultaneous connect: the other connection is kept (nok)";
 
+/// An accepted handshake that did not complete within `net_setuptime`.
+const SETUP_TIMEOUT: &str = "handshake not complete within net_setuptime";
+
 /// The peer closed a handshake it had not judged our cookie in (it gave
 /// up, or kept another connection): not a cookie problem.
 const CLOSED: &str = "peer closed the connection during the handshake";
@@ -411,11 +414,22 @@ async fn drive(
 /// Accepts connections until the listener fails.
 pub(crate) async fn accept_loop(node: Node, listener: TcpListener) {
     let mut stopping = node.0.stopping.subscribe();
+    let mut last_accept_error: Option<std::time::Instant> = None;
     loop {
         let (mut sock, addr) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
-                Err(_) => continue,
+                Err(e) => {
+                    // Out of file descriptors (EMFILE/ENFILE) or the like:
+                    // back off instead of spinning, say so once a minute.
+                    let now = std::time::Instant::now();
+                    if last_accept_error.map_or(true, |t| now - t > Duration::from_secs(60)) {
+                        tracing::warn!("accepting distribution connections failed: {e}; retrying every 100 ms");
+                        last_accept_error = Some(now);
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
             },
             _ = stopping.changed() => return,
         };
@@ -427,13 +441,17 @@ pub(crate) async fn accept_loop(node: Node, listener: TcpListener) {
                 Err(e) => return tracing::warn!("{e}"),
             };
             let n2 = node.clone();
-            let result = drive(
-                &mut sock,
-                &mut hs,
-                node.0.setup_time,
-                move |peer, creation| status_for(&n2, peer, creation),
+            // net_setuptime bounds the whole handshake, not each read: a
+            // peer that sends a byte at a time is closed in time too.
+            let setup = node.0.setup_time;
+            let result = tokio::time::timeout(
+                setup,
+                drive(&mut sock, &mut hs, setup, move |peer, creation| {
+                    status_for(&n2, peer, creation)
+                }),
             )
-            .await;
+            .await
+            .unwrap_or_else(|_| Err(SETUP_TIMEOUT.to_string()));
             let named = hs.peer_name().map(str::to_string);
             match result {
                 Ok(est) => {

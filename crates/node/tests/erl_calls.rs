@@ -149,6 +149,47 @@ async fn calls_node_events_and_hostile_peers() {
     );
     let stalled = TcpStream::connect(addr).expect("connect");
     assert!(closed(stalled), "a silent peer times out (net_setuptime)");
+    // A peer that trickles a valid-looking handshake a byte at a time is
+    // closed once net_setuptime (1 s here) has passed since accept, not
+    // kept open as long as each read comes within it.
+    let mut trickle = TcpStream::connect(addr).expect("connect");
+    trickle
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .expect("timeout");
+    let started = std::time::Instant::now();
+    let mut b = [0u8; 16];
+    let mut open_for = None;
+    for byte in [0u8, 40, b'N']
+        .into_iter()
+        .chain(std::iter::repeat(b'x'))
+        .take(40)
+    {
+        if trickle.write_all(&[byte]).is_err() {
+            open_for = Some(started.elapsed());
+            break;
+        }
+        match trickle.read(&mut b) {
+            Ok(0) => {
+                open_for = Some(started.elapsed());
+                break;
+            }
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => {
+                open_for = Some(started.elapsed());
+                break;
+            }
+        }
+    }
+    let open_for = open_for.expect("a trickling handshake is closed");
+    assert!(
+        open_for < Duration::from_secs(5),
+        "closed after {open_for:?}"
+    );
     let mut big = TcpStream::connect(addr).expect("connect");
     big.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");

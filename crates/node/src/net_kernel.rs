@@ -423,7 +423,11 @@ pub(crate) async fn accept_loop(node: Node, listener: TcpListener) {
                     // Out of file descriptors (EMFILE/ENFILE) or the like:
                     // back off instead of spinning, say so once a minute.
                     let now = std::time::Instant::now();
-                    if last_accept_error.map_or(true, |t| now - t > Duration::from_secs(60)) {
+                    let due = match last_accept_error {
+                        Some(t) => now - t > Duration::from_secs(60),
+                        None => true,
+                    };
+                    if due {
                         tracing::warn!("accepting distribution connections failed: {e}; retrying every 100 ms");
                         last_accept_error = Some(now);
                     }

@@ -108,20 +108,7 @@ impl Conn {
             Vec::with_capacity(hint)
         };
         lock(&self.sender).encode(&mut buf, control, payload)?;
-        // Counted before the writer can see it: the writer's count of
-        // written bytes never runs ahead of this one.
-        let len = buf.len();
-        self.out.queued(len);
-        self.stats
-            .sent
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.tx.send(buf).map_err(|_| {
-            self.out.written(len);
-            Error::Connect {
-                node: String::new(),
-                reason: "connection closed".into(),
-            }
-        })
+        self.push(buf)
     }
 
     /// Queues a message whose payload is already encoded.
@@ -132,6 +119,12 @@ impl Conn {
     ) -> Result<(), Error> {
         let mut buf = Vec::with_capacity(payload.bytes().len() + 64);
         lock(&self.sender).encode_encoded(&mut buf, control, payload.bytes())?;
+        self.push(buf)
+    }
+
+    /// Hands encoded frames to the writer. Counted before the writer can
+    /// see them: its count of written bytes never runs ahead of this one.
+    fn push(&self, buf: Vec<u8>) -> Result<(), Error> {
         let len = buf.len();
         self.out.queued(len);
         self.stats

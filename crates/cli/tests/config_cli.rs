@@ -85,6 +85,13 @@ fn unknown_parameters_are_warned_about_once_by_name() {
     );
     let mut n1 = w.start("n1@127.0.0.1", &cfg);
     n1.wait_line("booted", BOOT);
+    // The warning comes on stderr, read by another thread than stdout's
+    // "booted": wait for it, then for anything else that may follow.
+    n1.wait_line("logger_level", BOOT);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    while let Ok(l) = n1.lines.try_recv() {
+        n1.seen.push(l);
+    }
     let warnings: Vec<&String> = n1
         .seen
         .iter()

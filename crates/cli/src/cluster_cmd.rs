@@ -23,6 +23,17 @@ pub struct ClusterArgs {
     /// Stop once the cluster has formed instead of running until Ctrl-C.
     #[arg(long)]
     exit: bool,
+    /// The first node's HTTP port for the chat page and Phoenix socket
+    /// (node i gets BASE+i-1; 0: any free port for each).
+    #[arg(long, default_value_t = 4000)]
+    http_port: u16,
+    /// The PubSub the channels broadcast through (name it as a Phoenix
+    /// app's PubSub to share topics with it).
+    #[arg(long, default_value = "Demo.PubSub")]
+    pubsub: String,
+    /// Serve no chat page or socket.
+    #[arg(long)]
+    no_http: bool,
 }
 
 /// The embedded default `sys.config` for `n` nodes.
@@ -64,6 +75,13 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
         let mut nodes = Vec::new();
         for b in boots {
             nodes.push(b.await??);
+        }
+        if !args.no_http {
+            for (i, n) in nodes.iter().enumerate() {
+                let port = if args.http_port == 0 { 0 } else { args.http_port.checked_add(i as u16).ok_or_else(|| anyhow::anyhow!("--http-port {} + {i} is over 65535", args.http_port))? };
+                let addr = crate::chat::serve(n, &args.pubsub, port).await?;
+                say!("node {} chat: http://{addr}/ (socket ws://{addr}/socket, pubsub {})", n.name().as_str(), args.pubsub);
+            }
         }
         say!("cluster formed:");
         for n in &nodes {

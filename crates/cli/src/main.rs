@@ -14,6 +14,7 @@ macro_rules! say {
     }};
 }
 
+mod chat;
 mod cluster_cmd;
 mod config_cmd;
 mod dist_cmd;

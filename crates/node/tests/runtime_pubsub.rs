@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use nodus::pubsub::{Dispatcher, Options, PubSub, Subscriber};
+use nodus::pubsub::{Dispatcher, Options, PubSub, Subscribers};
 use nodus::{Node, Pid, Term};
 use serde::Deserialize;
 
@@ -33,18 +33,15 @@ enum Chat {
 struct Counting(Arc<AtomicUsize>);
 
 impl Dispatcher for Counting {
-    fn dispatch(&self, node: &Node, subs: &[Subscriber], _from: Option<&Pid>, message: &Term) {
+    fn dispatch(&self, _node: &Node, subs: &Subscribers<'_>, _from: Option<&Pid>, message: &Term) {
         if message.is_atom("boom") {
             panic!("dispatcher boom");
         }
-        for s in subs {
+        for s in subs.iter() {
             // Only subscribers that asked for it (metadata `fastlane`).
-            if s.metadata.is_atom("fastlane") {
+            if s.metadata().is_atom("fastlane") {
                 self.0.fetch_add(1, Ordering::SeqCst);
-                node.send_noconnect(
-                    &s.pid,
-                    Term::Tuple(vec![Term::atom("custom"), message.clone()]),
-                );
+                s.send(Term::Tuple(vec![Term::atom("custom"), message.clone()]));
             }
         }
     }

@@ -118,8 +118,78 @@ impl Default for Options {
 /// to this node's subscribers of its topic.
 pub trait Dispatcher: Send + Sync + 'static {
     /// Called with the topic's subscribers; `from` is the process
-    /// excluded by `broadcast_from` (`None` for `:none`).
-    fn dispatch(&self, node: &Node, subscribers: &[Subscriber], from: Option<&Pid>, message: &Term);
+    /// excluded by `broadcast_from` (`None` for `:none`). Runs under the
+    /// topic's read lock: it must not subscribe or unsubscribe.
+    fn dispatch(
+        &self,
+        node: &Node,
+        subscribers: &Subscribers<'_>,
+        from: Option<&Pid>,
+        message: &Term,
+    );
+}
+
+/// The subscriptions of one topic, as a [`Dispatcher`] gets them: read in
+/// place (no copy of their metadata), sent to without a process-table
+/// lookup.
+pub struct Subscribers<'a> {
+    subs: &'a [Sub],
+    node: &'a Node,
+    dead: std::cell::Cell<bool>,
+}
+
+impl<'a> Subscribers<'a> {
+    /// How many there are (dead ones not yet dropped included).
+    pub fn len(&self) -> usize {
+        self.subs.len()
+    }
+
+    /// True when the topic has none.
+    pub fn is_empty(&self) -> bool {
+        self.subs.is_empty()
+    }
+
+    /// Each subscription, in the order they were made.
+    pub fn iter(&self) -> impl Iterator<Item = SubscriberRef<'_>> + '_ {
+        self.subs
+            .iter()
+            .map(move |sub| SubscriberRef { sub, all: self })
+    }
+}
+
+/// One subscription seen by a [`Dispatcher`].
+pub struct SubscriberRef<'a> {
+    sub: &'a Sub,
+    all: &'a Subscribers<'a>,
+}
+
+impl SubscriberRef<'_> {
+    /// The subscribed process.
+    pub fn pid(&self) -> Pid {
+        self.sub
+            .view(self.all.node.name(), self.all.node.creation())
+            .pid
+    }
+
+    /// True if this is `pid`'s subscription.
+    pub fn is(&self, pid: &Pid) -> bool {
+        self.all.node.is_local(pid) && self.sub.is(pid)
+    }
+
+    /// What it subscribed with (`nil` when nothing was given).
+    pub fn metadata(&self) -> &Term {
+        self.sub.metadata()
+    }
+
+    /// Queues `message` to the subscriber; false if it has exited (its
+    /// subscription is then dropped).
+    pub fn send(&self, message: Term) -> bool {
+        let alive = self.sub.proc.send(message);
+        if !alive {
+            self.all.dead.set(true);
+        }
+        alive
+    }
 }
 
 /// A running PubSub. Cheap to clone.
@@ -426,11 +496,15 @@ impl PubSub {
                 .cloned();
             match custom {
                 Some(d) => {
-                    let subs = self
-                        .0
-                        .registry
-                        .subscribers(topic, node.name(), node.creation());
-                    d.dispatch(node, &subs, from, message);
+                    self.0.registry.dispatch(topic, |subs| {
+                        let all = Subscribers {
+                            subs,
+                            node,
+                            dead: std::cell::Cell::new(false),
+                        };
+                        d.dispatch(node, &all, from, message);
+                        all.dead.get()
+                    });
                     return;
                 }
                 None => {

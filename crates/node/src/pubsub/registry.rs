@@ -51,8 +51,14 @@ impl Sub {
         self.id == pid.id && self.serial == pid.serial
     }
 
+    /// The metadata (`nil` when none was given).
+    pub(crate) fn metadata(&self) -> &Term {
+        static NIL: std::sync::LazyLock<Term> = std::sync::LazyLock::new(|| Term::atom("nil"));
+        self.meta.as_deref().unwrap_or(&NIL)
+    }
+
     /// The public view, with the node's name and creation.
-    fn view(&self, node: &Atom, creation: u32) -> Subscriber {
+    pub(crate) fn view(&self, node: &Atom, creation: u32) -> Subscriber {
         Subscriber {
             pid: Pid {
                 node: node.clone(),

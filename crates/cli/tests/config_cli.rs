@@ -225,7 +225,16 @@ fn with_no_flags_it_starts_on_a_default_short_name_and_the_home_cookie() {
 fn the_readme_main_command_forms_a_local_cluster() {
     let w = World::new("cluster");
     let epmd = w.epmd.to_string();
-    let out = w.run(&["cluster", "--nodes", "3", "--exit", "--http-port", "0", "--epmd-port", &epmd]);
+    let out = w.run(&[
+        "cluster",
+        "--nodes",
+        "3",
+        "--exit",
+        "--http-port",
+        "0",
+        "--epmd-port",
+        &epmd,
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -22,7 +22,14 @@ fn cluster_prints_its_cookie_and_the_join_command_and_exits_quietly() {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("port");
-    let o = w.run(&["cluster", "--exit", "--http-port", "0", "--epmd-port", &port.to_string()]);
+    let o = w.run(&[
+        "cluster",
+        "--exit",
+        "--http-port",
+        "0",
+        "--epmd-port",
+        &port.to_string(),
+    ]);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}{err}");
     let cookie = out
@@ -37,7 +44,13 @@ fn cluster_prints_its_cookie_and_the_join_command_and_exits_quietly() {
 #[test]
 fn cluster_stops_on_sigterm() {
     let w = World::new("nu-term");
-    let mut c = w.nodus(&["cluster", "--http-port", "0", "--epmd-port", &w.epmd.to_string()]);
+    let mut c = w.nodus(&[
+        "cluster",
+        "--http-port",
+        "0",
+        "--epmd-port",
+        &w.epmd.to_string(),
+    ]);
     c.wait_line("running", Duration::from_secs(60));
     c.signal("TERM");
     let status = c.wait_exit(Duration::from_secs(20));

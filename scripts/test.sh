@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Runs every check and test of nodus. Needs Rust and Erlang/OTP (`erl`,
-# `erlc`) on PATH; `.ci/run` installs Erlang on a fresh Debian machine.
+# Runs every check and test of nodus. Needs Rust, Erlang/OTP (`erl`,
+# `erlc`), Elixir, Node.js and Chromium on PATH; `.ci/run` installs them
+# on a fresh Debian machine (and the JS packages of tests/js with npm ci).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for tool in erl erlc elixir cargo; do
-  command -v "$tool" >/dev/null || { echo "test.sh: $tool is missing (apt-get install erlang-nox elixir)" >&2; exit 1; }
+for tool in erl erlc elixir cargo node chromium; do
+  command -v "$tool" >/dev/null || { echo "test.sh: $tool is missing (apt-get install erlang-nox elixir chromium; Node.js 20+)" >&2; exit 1; }
 done
+[ -d tests/js/node_modules/phoenix ] || (cd tests/js && npm ci --no-audit --no-fund)
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"

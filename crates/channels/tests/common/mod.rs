@@ -283,3 +283,53 @@ pub async fn start(
     tokio::spawn(async move { serving.serve(listener, demo::router("test")).await });
     (node, ep, addr)
 }
+
+/// A child process killed when dropped, with its stdout lines.
+pub struct Child {
+    pub child: std::process::Child,
+    pub lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Child {
+    /// Starts `cmd` with its stdout read line by line (stderr to `err`).
+    pub fn spawn(mut cmd: Command, err: &Path) -> Child {
+        cmd.stdout(Stdio::piped())
+            .stderr(std::fs::File::create(err).map_or_else(|_| Stdio::null(), Stdio::from));
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+        let out = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        Child { child, lines }
+    }
+
+    /// The next line starting with `prefix` (others are printed and
+    /// skipped); panics after `limit`, with `err`'s content.
+    pub fn line(&self, prefix: &str, limit: Duration, err: &Path) -> String {
+        let end = std::time::Instant::now() + limit;
+        loop {
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if l.starts_with(prefix) => return l,
+                Ok(l) => println!("  | {l}"),
+                Err(e) => panic!(
+                    "no line starting with {prefix:?} ({e}); stderr:\n{}",
+                    std::fs::read_to_string(err).unwrap_or_default()
+                ),
+            }
+        }
+    }
+}

@@ -43,6 +43,13 @@ pub struct StartArgs {
     /// KEY VALUE`); overrides the configuration file.
     #[arg(long = "kernel", value_name = "KEY=VALUE")]
     pub kernel: Vec<String>,
+    /// Serve the demo chat page and Phoenix socket (`room:*`) on this
+    /// HTTP port of 127.0.0.1 (as each node of `nodus cluster` does).
+    #[arg(long)]
+    pub http_port: Option<u16>,
+    /// The PubSub the demo socket broadcasts through (with --http-port).
+    #[arg(long, default_value = "Demo.PubSub")]
+    pub pubsub: String,
 }
 
 /// Rewrites Erlang-style flags of `nodus start` into ours, and expands
@@ -338,6 +345,10 @@ pub fn start(args: StartArgs) -> anyhow::Result<()> {
                 started.name().as_str(),
                 opts.pool_size
             );
+        }
+        if let Some(port) = args.http_port {
+            let addr = crate::chat::serve(&node, &args.pubsub, port).await?;
+            say!("node {name} chat: http://{addr}/ (socket ws://{addr}/socket, pubsub {})", args.pubsub);
         }
         say!(
             "node {name} booted; nodes: {}",

@@ -46,7 +46,7 @@ pub(crate) async fn upgrade(
     ws.protocols(["phoenix"])
         .max_frame_size(cfg.max_frame_size)
         .max_message_size(cfg.max_frame_size)
-        .read_buffer_size(4096)
+        .read_buffer_size(512)
         .write_buffer_size(0)
         .on_failed_upgrade(move |e| tracing::debug!("websocket upgrade from {peer} failed: {e}"))
         .on_upgrade(move |socket| run(ep, socket, accepted))

@@ -348,7 +348,10 @@ pub fn start(args: StartArgs) -> anyhow::Result<()> {
         }
         if let Some(port) = args.http_port {
             let addr = crate::chat::serve(&node, &args.pubsub, port).await?;
-            say!("node {name} chat: http://{addr}/ (socket ws://{addr}/socket, pubsub {})", args.pubsub);
+            say!(
+                "node {name} chat: http://{addr}/ (socket ws://{addr}/socket, pubsub {})",
+                args.pubsub
+            );
         }
         say!(
             "node {name} booted; nodes: {}",

@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 use crate::endpoint::{Endpoint, Transport};
 use crate::http::{accept, Accepted, Refused};
 use crate::serializer::Frame;
-use crate::socket::{Flow, SocketCore};
+use crate::socket::{Flow, Outbox, SocketCore};
 
 /// Messages returned by one poll at most.
 const MAX_PER_POLL: usize = 1000;
@@ -233,7 +233,7 @@ async fn run(
     token: String,
 ) {
     let window = ep.config().longpoll_window;
-    let mut core = SocketCore::new(ep.clone(), a.vsn, a.assigns, a.id, out);
+    let mut core = SocketCore::new(ep.clone(), a.vsn, a.assigns, a.id, Outbox::Shared(out));
     let mut tick = tokio::time::interval(window / 2);
     loop {
         let flow = tokio::select! {

@@ -4,7 +4,7 @@
 //! PubSub delivers to it). The transport feeds it frames and mailbox
 //! messages and writes out what it queues; a full queue ends the socket.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
@@ -38,6 +38,46 @@ struct Joined {
     ctx: ChannelSocket,
 }
 
+/// A socket's channels by topic: a vector, as a socket joins few (a map
+/// would cost a kilobyte for one).
+#[derive(Default)]
+struct Channels(Vec<Joined>);
+
+impl Channels {
+    fn position(&self, topic: &str) -> Option<usize> {
+        self.0.iter().position(|j| &*j.ctx.topic == topic)
+    }
+    fn contains(&self, topic: &str) -> bool {
+        self.position(topic).is_some()
+    }
+    fn get_mut(&mut self, topic: &str) -> Option<&mut Joined> {
+        let i = self.position(topic)?;
+        Some(&mut self.0[i])
+    }
+    fn remove(&mut self, topic: &str) -> Option<Joined> {
+        let i = self.position(topic)?;
+        Some(self.0.swap_remove(i))
+    }
+    fn insert(&mut self, j: Joined) {
+        self.0.push(j);
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn pop(&mut self) -> Option<Joined> {
+        self.0.pop()
+    }
+}
+
+/// Where a socket's frames go: a queue its own task writes out
+/// (WebSocket), or one another task drains (long-poll).
+pub(crate) enum Outbox {
+    /// Drained by the socket's task (at most `max_queue` frames).
+    Local(VecDeque<Frame>),
+    /// Drained by the long-poll requests.
+    Shared(mpsc::Sender<Frame>),
+}
+
 /// A socket's state.
 pub(crate) struct SocketCore {
     ep: Endpoint,
@@ -46,8 +86,9 @@ pub(crate) struct SocketCore {
     vsn: Vsn,
     assigns: Assigns,
     id: Option<Arc<str>>,
-    channels: HashMap<Arc<str>, Joined>,
-    out: mpsc::Sender<Frame>,
+    channels: Channels,
+    pub(crate) out: Outbox,
+    max_queue: usize,
     overflow: bool,
 }
 
@@ -73,7 +114,7 @@ impl SocketCore {
         vsn: Vsn,
         assigns: Assigns,
         id: Option<String>,
-        out: mpsc::Sender<Frame>,
+        out: Outbox,
     ) -> SocketCore {
         let me = ep.node().process();
         // A process that was just made is alive.
@@ -85,6 +126,7 @@ impl SocketCore {
         if let Some(id) = &id {
             ep.pubsub().subscribe(me.pid(), id);
         }
+        let max_queue = ep.config().max_queue;
         SocketCore {
             ep,
             me,
@@ -92,7 +134,8 @@ impl SocketCore {
             vsn,
             assigns,
             id,
-            channels: HashMap::new(),
+            channels: Channels::default(),
+            max_queue,
             out,
             overflow: false,
         }
@@ -112,7 +155,18 @@ impl SocketCore {
         if self.overflow {
             return;
         }
-        if self.out.try_send(f).is_err() {
+        let full = match &mut self.out {
+            Outbox::Local(q) => {
+                if q.len() < self.max_queue {
+                    q.push_back(f);
+                    false
+                } else {
+                    true
+                }
+            }
+            Outbox::Shared(tx) => tx.try_send(f).is_err(),
+        };
+        if full {
             self.overflow = true;
             tracing::info!(
                 "socket {}: client not reading, {} frames queued; disconnected",
@@ -177,7 +231,7 @@ impl SocketCore {
         }
         match m.event.as_str() {
             "phx_join" => self.join(m).await,
-            _ if !self.channels.contains_key(m.topic.as_str()) => {
+            _ if !self.channels.contains(&m.topic) => {
                 self.reply(
                     None,
                     m.reference.as_deref(),
@@ -271,7 +325,7 @@ impl SocketCore {
                 for f in std::mem::take(&mut ctx.pending) {
                     self.send(f);
                 }
-                self.channels.insert(topic.clone(), Joined { chan, ctx });
+                self.channels.insert(Joined { chan, ctx });
             }
             Ok(Err(reply)) => self.reply(jr, rf, &topic, "error", &reply),
             Err(p) => {
@@ -408,11 +462,8 @@ impl SocketCore {
 
     /// The socket closes: every channel ends with `{shutdown, closed}`.
     pub(crate) async fn close(&mut self) {
-        let topics: Vec<Arc<str>> = self.channels.keys().cloned().collect();
-        for t in topics {
-            if let Some(j) = self.channels.remove(&t) {
-                self.terminate(j, Reason::Shutdown("closed".into())).await;
-            }
+        while let Some(j) = self.channels.pop() {
+            self.terminate(j, Reason::Shutdown("closed".into())).await;
         }
         if let Some(id) = &self.id {
             self.ep.pubsub().unsubscribe(self.me.pid(), id);

@@ -1,7 +1,8 @@
-//! The WebSocket transport (`/socket/websocket`): one task reads the
-//! client and the socket's mailbox, a second writes what is queued for
-//! the client (a bounded queue: a client that stops reading is
-//! disconnected when it is full, so memory never grows with it).
+//! The WebSocket transport (`/socket/websocket`): one task per socket
+//! reads the client and the socket's mailbox and writes what is queued
+//! for the client as fast as the client takes it (a bounded queue: a
+//! client that stops reading is disconnected when it is full, so memory
+//! never grows with it).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -11,13 +12,17 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::task::{ready, Context, Poll};
+
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{mpsc, oneshot};
 
 use crate::endpoint::{Endpoint, Transport};
 use crate::http::{accept, auth_token_of_protocols, Accepted, Refused};
 use crate::serializer::Frame;
-use crate::socket::{Flow, SocketCore};
+use crate::socket::{Flow, Outbox, SocketCore, CLOSE_SLOW};
 
 /// How long a closing socket may take to flush what is queued.
 const FLUSH_ON_CLOSE: Duration = Duration::from_secs(5);
@@ -63,18 +68,25 @@ fn read_error_code(e: &axum::Error) -> (u16, &'static str) {
 }
 
 async fn run(ep: Endpoint, ws: WebSocket, a: Accepted) {
-    let cfg = ep.config().clone();
-    let (tx, rx) = mpsc::channel::<Frame>(cfg.max_queue);
-    let mut core = SocketCore::new(ep, a.vsn, a.assigns, a.id, tx);
-    let (sink, mut stream) = ws.split();
-    let (close_tx, close_rx) = oneshot::channel::<(u16, &'static str)>();
-    let mut writer = tokio::spawn(write(sink, rx, close_rx));
-    let idle = tokio::time::sleep(cfg.timeout);
+    let timeout = ep.config().timeout;
+    let mut core = SocketCore::new(ep, a.vsn, a.assigns, a.id, Outbox::Local(VecDeque::new()));
+    let (mut sink, mut stream) = ws.split();
+    let mut unflushed = false;
+    let idle = tokio::time::sleep(timeout);
     tokio::pin!(idle);
     let close = loop {
+        let Outbox::Local(queue) = &mut core.out else {
+            break Some((1011, "internal error"));
+        };
+        let writing = !queue.is_empty() || unflushed;
         let flow = tokio::select! {
+            // What is queued goes out first, as far as the client takes it.
+            r = poll_fn(|cx| write_some(&mut sink, queue, &mut unflushed, cx)), if writing => match r {
+                Ok(()) => Flow::Continue,
+                Err(_) => break None,
+            },
             m = stream.next() => {
-                idle.as_mut().reset(tokio::time::Instant::now() + cfg.timeout);
+                idle.as_mut().reset(tokio::time::Instant::now() + timeout);
                 match m {
                     Some(Ok(Message::Text(t))) => core.handle_frame(Frame::Text(t.into())).await,
                     Some(Ok(Message::Binary(b))) => core.handle_frame(Frame::Binary(b)).await,
@@ -98,53 +110,61 @@ async fn run(ep: Endpoint, ws: WebSocket, a: Accepted) {
         }
     };
     core.close().await;
-    let slow = matches!(close, Some((crate::socket::CLOSE_SLOW, _)));
+    let pending = match &mut core.out {
+        Outbox::Local(q) => std::mem::take(q),
+        Outbox::Shared(_) => VecDeque::new(),
+    };
     drop(core);
-    if slow {
-        // A client that does not read would never take a close frame.
-        writer.abort();
+    // A client that does not read would never take a close frame.
+    if matches!(close, Some((CLOSE_SLOW, _))) {
         return;
     }
-    if let Some(c) = close {
-        let _ = close_tx.send(c);
-    } else {
-        drop(close_tx);
-    }
-    if tokio::time::timeout(FLUSH_ON_CLOSE, &mut writer)
-        .await
-        .is_err()
-    {
-        writer.abort();
+    let _ = tokio::time::timeout(FLUSH_ON_CLOSE, async move {
+        for f in pending {
+            if let Some(m) = message(f) {
+                if sink.feed(m).await.is_err() {
+                    return;
+                }
+            }
+        }
+        if let Some((code, reason)) = close {
+            let _ = sink
+                .send(Message::Close(Some(CloseFrame {
+                    code,
+                    reason: Utf8Bytes::from_static(reason),
+                })))
+                .await;
+        }
+        let _ = sink.close().await;
+    })
+    .await;
+}
+
+fn message(f: Frame) -> Option<Message> {
+    match f {
+        Frame::Text(b) => Utf8Bytes::try_from(b).ok().map(Message::Text),
+        Frame::Binary(b) => Some(Message::Binary(b)),
     }
 }
 
-async fn write(
-    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
-    mut rx: mpsc::Receiver<Frame>,
-    close: oneshot::Receiver<(u16, &'static str)>,
-) {
-    while let Some(f) = rx.recv().await {
-        let m = match f {
-            Frame::Text(b) => match Utf8Bytes::try_from(b) {
-                Ok(t) => Message::Text(t),
-                Err(_) => continue,
-            },
-            Frame::Binary(b) => Message::Binary(b),
-        };
-        if sink.feed(m).await.is_err() {
-            return;
-        }
-        if rx.is_empty() && sink.flush().await.is_err() {
-            return;
+/// Writes queued frames while the client takes them, then flushes; ready
+/// when everything queued is written and flushed.
+fn write_some(
+    sink: &mut SplitSink<WebSocket, Message>,
+    queue: &mut VecDeque<Frame>,
+    unflushed: &mut bool,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), axum::Error>> {
+    while !queue.is_empty() {
+        ready!(sink.poll_ready_unpin(cx))?;
+        if let Some(m) = queue.pop_front().and_then(message) {
+            sink.start_send_unpin(m)?;
+            *unflushed = true;
         }
     }
-    if let Ok((code, reason)) = close.await {
-        let _ = sink
-            .send(Message::Close(Some(CloseFrame {
-                code,
-                reason: Utf8Bytes::from_static(reason),
-            })))
-            .await;
+    if *unflushed {
+        ready!(sink.poll_flush_unpin(cx))?;
+        *unflushed = false;
     }
-    let _ = sink.close().await;
+    Poll::Ready(Ok(()))
 }

@@ -29,12 +29,18 @@ export ERL_EPMD_PORT=$EPMD HOME=$DIR PHX_JS_DIR=$PWD/tests/js
 echo "[{kernel, [{sync_nodes_optional, ['cb1@127.0.0.1', 'cb2@127.0.0.1']}, {sync_nodes_timeout, 5000}]}]." > "$DIR/sys.config"
 target/release/nodus epmd --port "$EPMD" 2>/dev/null & PIDS+=($!)
 sleep 0.3
-target/release/nodus start --name cb1@127.0.0.1 --cookie bench --config "$DIR/sys.config" --http-port "$P1" > "$DIR/n1.out" 2>&1 & N1=$!; PIDS+=($N1)
-target/release/nodus start --name cb2@127.0.0.1 --cookie bench --config "$DIR/sys.config" --http-port "$P2" > "$DIR/n2.out" 2>&1 & N2=$!; PIDS+=($N2)
-for _ in $(seq 300); do grep -q booted "$DIR/n1.out" && grep -q booted "$DIR/n2.out" && break; sleep 0.1; done
-grep -q booted "$DIR/n1.out" || { cat "$DIR/n1.out"; exit 1; }
+start_nodes() {
+  target/release/nodus start --name cb1@127.0.0.1 --cookie bench --config "$DIR/sys.config" --http-port "$P1" > "$DIR/n1.out" 2>&1 & N1=$!; PIDS+=($N1)
+  target/release/nodus start --name cb2@127.0.0.1 --cookie bench --config "$DIR/sys.config" --http-port "$P2" > "$DIR/n2.out" 2>&1 & N2=$!; PIDS+=($N2)
+  for _ in $(seq 300); do grep -q booted "$DIR/n1.out" && grep -q booted "$DIR/n2.out" && break; sleep 0.1; done
+  grep -q booted "$DIR/n1.out" || { cat "$DIR/n1.out"; exit 1; }
+  sleep 1
+}
+stop_nodes() { kill "$N1" "$N2"; wait "$N1" "$N2" 2>/dev/null || true; }
 ROWS=()
 for N in "${NS[@]}"; do
+  # Fresh nodes for each N: memory per connection from a clean start.
+  start_nodes
   for where in local remote; do
     args=(--url "ws://127.0.0.1:$P1/socket" --n "$N" --procs 2 --beam-pids "$N1" --out "$DIR/$N-$where.json" --label "nodus $N $where")
     [ "$where" = remote ] && args+=(--trigger-url "ws://127.0.0.1:$P2/socket" --beam-pids "$N1,$N2")
@@ -51,6 +57,7 @@ print(f"| {int(n):,} | {where} | {mem} | {r['connect']['joinRatePerS']:,.0f} /s 
 PY
 )")
   done
+  stop_nodes
 done
 {
   echo

@@ -238,11 +238,15 @@ async fn run(
     loop {
         let flow = tokio::select! {
             f = inbound.recv() => match f {
-                Some(f) => core.handle_frame(f).await,
+                Some(f) => Box::pin(core.handle_frame(f)).await,
                 None => break,
             },
             t = core.me.recv() => match t {
-                Some(t) => core.handle_info(t).await,
+                // The rare paths are boxed: the task's future stays small.
+                Some(t) => match core.push_frame(&t) {
+                    Some(flow) => flow,
+                    None => Box::pin(core.handle_info(t)).await,
+                },
                 None => break,
             },
             _ = tick.tick() => {

@@ -405,18 +405,29 @@ impl SocketCore {
         }
     }
 
+    /// The hot path of a message to the socket's process: a fastlane
+    /// frame (`{socket_push, Opcode, Bytes}`), queued without an await;
+    /// `None` for anything else (see [`SocketCore::handle_info`]).
+    pub(crate) fn push_frame(&mut self, t: &Term) -> Option<Flow> {
+        let Some([tag, op, Term::Binary(b)]) = t.as_tuple() else {
+            return None;
+        };
+        if !tag.is_atom("socket_push") {
+            return None;
+        }
+        let f = if op.is_atom("binary") {
+            Frame::Binary(b.clone())
+        } else {
+            Frame::Text(b.clone())
+        };
+        self.send(f);
+        Some(self.flow())
+    }
+
     /// A message to the socket's process.
     pub(crate) async fn handle_info(&mut self, t: Term) -> Flow {
-        if let Some([tag, op, Term::Binary(b)]) = t.as_tuple() {
-            if tag.is_atom("socket_push") {
-                let f = if op.is_atom("binary") {
-                    Frame::Binary(b.clone())
-                } else {
-                    Frame::Text(b.clone())
-                };
-                self.send(f);
-                return self.flow();
-            }
+        if let Some(flow) = self.push_frame(&t) {
+            return flow;
         }
         let Some(b) = parse_broadcast(&t) else {
             tracing::debug!("socket {}: ignored message {t}", self.me.pid());

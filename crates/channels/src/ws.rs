@@ -52,7 +52,7 @@ pub(crate) async fn upgrade(
         .max_frame_size(cfg.max_frame_size)
         .max_message_size(cfg.max_frame_size)
         .read_buffer_size(512)
-        .write_buffer_size(0)
+        .write_buffer_size(4096)
         .on_failed_upgrade(move |e| tracing::debug!("websocket upgrade from {peer} failed: {e}"))
         .on_upgrade(move |socket| run(ep, socket, accepted))
 }
@@ -88,8 +88,8 @@ async fn run(ep: Endpoint, ws: WebSocket, a: Accepted) {
             m = stream.next() => {
                 idle.as_mut().reset(tokio::time::Instant::now() + timeout);
                 match m {
-                    Some(Ok(Message::Text(t))) => core.handle_frame(Frame::Text(t.into())).await,
-                    Some(Ok(Message::Binary(b))) => core.handle_frame(Frame::Binary(b)).await,
+                    Some(Ok(Message::Text(t))) => Box::pin(core.handle_frame(Frame::Text(t.into()))).await,
+                    Some(Ok(Message::Binary(b))) => Box::pin(core.handle_frame(Frame::Binary(b))).await,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => Flow::Continue,
                     Some(Ok(Message::Close(_))) | None => break None,
                     Some(Err(e)) => {
@@ -100,7 +100,11 @@ async fn run(ep: Endpoint, ws: WebSocket, a: Accepted) {
                 }
             }
             t = core.me.recv() => match t {
-                Some(t) => core.handle_info(t).await,
+                // The rare paths are boxed: the task's future stays small.
+                Some(t) => match core.push_frame(&t) {
+                    Some(flow) => flow,
+                    None => Box::pin(core.handle_info(t)).await,
+                },
                 None => Flow::Close(1001, "node stopping"),
             },
             () = &mut idle => Flow::Close(1001, "timeout: no message from the client"),

@@ -360,10 +360,10 @@ test("limits: frame size, join flood, client silence, a client that stops readin
   slow.ws._socket.pause();
   // It still talks (heartbeats), so only its reading is at fault.
   const hb = setInterval(() => slow.send([null, "hb", "phoenix", "heartbeat", {}]), 500);
-  const talker = await rawJoined("test:slow");
+  const talker = await rawJoined("test:ctl");
   await talker.next();
-  // 20,000 broadcasts of 2 kB to the topic: far more than the queue and the socket buffers.
-  talker.send(["1", "2", "test:slow", "flood", { n: 20000, size: 2000 }]);
+  // 20,000 broadcasts of 2 kB to the slow client's topic: far more than the queue and the socket buffers.
+  talker.send(["1", "2", "test:ctl", "flood", { n: 20000, size: 2000, topic: "test:slow" }]);
   const sc = await within(60000, "slow client dropped", (async () => {
     await sleep(1500);
     slow.ws._socket.resume();

@@ -163,7 +163,13 @@ impl Channel for TestChannel {
                     .and_then(|v| v.as_u64())
                     .unwrap_or(10);
                 let body = "x".repeat(size as usize);
-                let (ep, topic) = (s.endpoint().clone(), s.topic().to_string());
+                let topic = p
+                    .as_json()
+                    .and_then(|v| v.get("topic"))
+                    .and_then(|v| v.as_str())
+                    .unwrap_or(s.topic())
+                    .to_string();
+                let ep = s.endpoint().clone();
                 tokio::spawn(async move {
                     for i in 0..n {
                         if ep

@@ -51,9 +51,11 @@ r = json.load(open(sys.argv[1])); n, where = sys.argv[2], sys.argv[3]
 kb = r["memory"]["beamRssKbPerConn"]; kb = kb[0] if isinstance(kb, list) else kb
 cpu = r["sustained"]["beamCpuPct"]; cpu = sum(cpu) if isinstance(cpu, list) else cpu
 d = r["sustained"]["deliveriesPerS"]
+jc = r["connect"]["beamCpuPct"]; jc = jc[0] if isinstance(jc, list) else jc
+join_us = jc / 100 * r["connect"]["wallS"] * 1e6 / max(int(n), 1)
 us = cpu / 100 * 1e6 / d if d else float("nan")
 mem = f"{kb:.1f} kB" if where == "local" else "(as local)"
-print(f"| {int(n):,} | {where} | {mem} | {r['connect']['joinRatePerS']:,.0f} /s | {r['fanout']['lastMsMedian']} ms | {d:,.0f} /s | {cpu:.0f} % | {us:.1f} µs |")
+print(f"| {int(n):,} | {where} | {mem} | {r['connect']['joinRatePerS']:,.0f} /s ({join_us:.0f} µs CPU each) | {r['fanout']['lastMsMedian']} ms | {d:,.0f} /s | {cpu:.0f} % | {us:.1f} µs |")
 PY
 )")
   done
@@ -65,7 +67,7 @@ done
   echo
   echo "Command: \`bench/channels.sh ${NS[*]}\`. Two \`nodus start --http-port\` nodes (one thread each, the CLI's runtime), clients on node 1; \"remote\": the trigger pushes to node 2, whose channel broadcasts through the PubSub to node 1. The load generator shares the 2 cores with the servers. Server CPU is of node 1 (local) or of both nodes (remote), over the sustained phase; CPU per delivery = server CPU time / deliveries. Memory per connection is measured in the local run (the remote run reuses the memory the first one left to the allocator)."
   echo
-  echo "| N | broadcast | server RSS per connection | join rate | last client has the broadcast (median of 10) | sustained deliveries | server CPU | server CPU per delivery |"
+  echo "| N | broadcast | server RSS per connection | join rate (server CPU per join) | last client has the broadcast (median of 10) | sustained deliveries | server CPU | server CPU per delivery |"
   echo "|---:|---|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${ROWS[@]}"
   echo

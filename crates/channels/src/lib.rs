@@ -26,7 +26,7 @@
 //! let pubsub = PubSub::start(&node, "Chat.PubSub", Options::default()).await?;
 //! let endpoint = Endpoint::builder(&node, &pubsub).channel("room:*", Room::default).build()?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:4000").await?;
-//! endpoint.serve(listener, axum::Router::new()).await?; // ws://127.0.0.1:4000/socket
+//! endpoint.serve(listener, nodus_channels::axum::Router::new()).await?; // ws://127.0.0.1:4000/socket
 //! # Ok(()) }
 //! ```
 //!

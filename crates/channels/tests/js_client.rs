@@ -33,3 +33,15 @@ async fn official_js_client_against_a_nodus_endpoint() {
     node.shutdown();
     assert!(ok, "the JS conformance suite failed:\n{out}");
 }
+
+/// The vendored phoenix.js the demo page serves is the npm package's.
+#[test]
+fn vendored_phoenix_js_is_the_npm_packages() {
+    let npm = common::js_dir().join("node_modules/phoenix/priv/static/phoenix.min.js");
+    let text = std::fs::read_to_string(&npm).expect("phoenix.min.js of the npm package");
+    assert!(
+        text == nodus_channels::demo::PHOENIX_JS,
+        "crates/channels/static/phoenix.min.js differs from {} (copy it again after an npm update)",
+        npm.display()
+    );
+}

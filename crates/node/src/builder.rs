@@ -33,6 +33,7 @@ pub struct NodeBuilder {
     listen: std::net::IpAddr,
     listen_ports: (u16, u16),
     embed_epmd: bool,
+    handshake_caps: crate::conn_gate::Caps,
 }
 
 impl NodeBuilder {
@@ -171,6 +172,18 @@ impl NodeBuilder {
         self
     }
 
+    /// Caps on accepted handshakes in progress at once: `total` from all
+    /// addresses (default 1,024) and `per_address` from one (default
+    /// 128). A connection over a cap is closed at once; established
+    /// connections are not counted.
+    pub fn max_handshakes(mut self, total: usize, per_address: usize) -> Self {
+        self.handshake_caps = crate::conn_gate::Caps {
+            total: total.max(1),
+            per_address: per_address.max(1),
+        };
+        self
+    }
+
     /// Starts the node: listens, registers with EPMD (starting an embedded
     /// EPMD when none answers), and starts `net_kernel`.
     pub async fn start(self) -> Result<Node, Error> {
@@ -206,6 +219,8 @@ impl NodeBuilder {
             port,
             ticktime: self.ticktime,
             setup_time: self.setup_time,
+            handshakes: crate::conn_gate::Gate::new(self.handshake_caps),
+            refusals: Default::default(),
             max_message: self.max_message,
             busy_poll: self.busy_poll,
             busy_limit: self.busy_limit,
@@ -252,6 +267,10 @@ impl Node {
             embed_epmd: true,
             ticktime: Duration::from_secs(60),
             setup_time: Duration::from_secs(7),
+            handshake_caps: crate::conn_gate::Caps {
+                total: 1024,
+                per_address: 128,
+            },
             max_message: net_kernel::MAX_FRAME,
             busy_poll: net_kernel::BUSY_POLL,
             busy_limit: net_kernel::BUSY_LIMIT,

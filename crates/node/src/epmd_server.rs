@@ -12,6 +12,20 @@ use tokio::net::TcpStream;
 /// Largest request accepted (a name of 255 bytes and some extra).
 const MAX_REQUEST: usize = 1024;
 
+/// A request must be complete within this (the real `epmd` has no
+/// bound; a peer sending a byte at a time would hold its connection).
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Requests in progress at once, in total and from one address
+/// (registrations, once made, are not counted).
+const CAPS: crate::conn_gate::Caps = crate::conn_gate::Caps {
+    total: 512,
+    per_address: 64,
+};
+
+/// What EPMD's refusals are called in the log.
+const WHAT: &str = "EPMD requests";
+
 #[derive(Default)]
 struct Registry {
     nodes: HashMap<String, NodeEntry>,
@@ -40,22 +54,46 @@ impl EpmdServer {
         };
         let s = server.clone();
         let mut stopped = server.stop.subscribe();
+        let gate = crate::conn_gate::Gate::new(CAPS);
+        let refusals = crate::refusals::Refusals::default();
         tokio::spawn(async move {
+            let mut last_error: Option<std::time::Instant> = None;
             loop {
                 let (sock, peer) = tokio::select! {
                     r = listener.accept() => match r {
                         Ok(x) => x,
-                        Err(_) => continue,
+                        Err(e) => {
+                            // Out of descriptors: back off, say so once a minute.
+                            if last_error.is_none_or(|t| t.elapsed() > std::time::Duration::from_secs(60)) {
+                                tracing::warn!("epmd: accepting failed: {e}; retrying every 100 ms");
+                                last_error = Some(std::time::Instant::now());
+                            }
+                            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                            continue;
+                        }
                     },
                     _ = stopped.changed() => return,
                 };
+                let pass = match gate.enter(peer.ip()) {
+                    Ok(p) => p,
+                    Err(over) => {
+                        drop(sock);
+                        let why = over.to_string().replace("handshakes", "requests");
+                        refusals.refused(WHAT, peer.ip(), &why, || {
+                            format!("epmd: refused a connection from {peer}: {why}")
+                        });
+                        continue;
+                    }
+                };
                 let s = s.clone();
+                let refusals = refusals.clone();
                 let mut stopped = s.stop.subscribe();
                 tokio::spawn(async move {
                     tokio::select! {
-                        r = s.serve(sock, peer.ip().is_loopback()) => {
+                        r = s.serve(sock, peer.ip().is_loopback(), pass) => {
                             if let Err(e) = r {
-                                tracing::debug!("epmd: connection from {peer}: {e}");
+                                let e = e.to_string();
+                                refusals.refused(WHAT, peer.ip(), &e, || format!("epmd: connection from {peer}: {e}"));
                             }
                         }
                         _ = stopped.changed() => {}
@@ -90,30 +128,23 @@ impl EpmdServer {
         v
     }
 
-    async fn serve(&self, mut sock: TcpStream, local: bool) -> std::io::Result<()> {
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 512];
-        let req = loop {
-            match Request::decode(&buf) {
-                Ok(Some((req, _))) => break req,
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::debug!("epmd: bad request: {e}");
-                    return Ok(());
-                }
-            }
-            if buf.len() > MAX_REQUEST {
-                return Ok(());
-            }
-            let n = tokio::time::timeout(std::time::Duration::from_secs(10), sock.read(&mut chunk))
-                .await
-                .map_err(|_| {
-                    std::io::Error::new(std::io::ErrorKind::TimedOut, "request timed out")
-                })??;
-            if n == 0 {
-                return Ok(());
-            }
-            buf.extend_from_slice(&chunk[..n]);
+    async fn serve(
+        &self,
+        mut sock: TcpStream,
+        local: bool,
+        pass: crate::conn_gate::Pass,
+    ) -> std::io::Result<()> {
+        let req = tokio::time::timeout(REQUEST_TIMEOUT, read_request(&mut sock))
+            .await
+            .map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "request not complete within 5 s",
+                )
+            })??;
+        drop(pass);
+        let Some(req) = req else {
+            return Ok(());
         };
         match req {
             Request::Alive2(entry) if local => self.alive(sock, entry).await,
@@ -187,5 +218,35 @@ impl EpmdServer {
             .remove(&name);
         tracing::debug!("epmd: {name} unregistered");
         Ok(())
+    }
+}
+
+/// Reads one request; `None` when the peer closed first, sent more than
+/// [`MAX_REQUEST`] bytes, or sent one that does not decode (logged).
+async fn read_request(sock: &mut TcpStream) -> std::io::Result<Option<Request>> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 512];
+    loop {
+        match Request::decode(&buf) {
+            Ok(Some((req, _))) => return Ok(Some(req)),
+            Ok(None) => {}
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("bad request: {e}"),
+                ))
+            }
+        }
+        if buf.len() > MAX_REQUEST {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("request over {MAX_REQUEST} bytes"),
+            ));
+        }
+        let n = sock.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
     }
 }

@@ -20,6 +20,7 @@
 
 mod builder;
 pub mod config;
+mod conn_gate;
 pub mod cookie;
 mod dist_ctrl;
 mod dist_queue;
@@ -40,6 +41,7 @@ pub mod node_name;
 pub mod pg;
 mod process;
 pub mod pubsub;
+mod refusals;
 pub mod rpc;
 mod rpc_builtins;
 mod rpc_net;

@@ -347,6 +347,9 @@ fn status_for(node: &Node, peer: &str, creation: u32) -> &'static str {
 /// the same peer: not an error.
 const SIMULTANEOUS: &str = "simultaneous connect: the other connection is kept (nok)";
 
+/// What the distribution listener's refusals are called in the log.
+const DIST: &str = "distribution connections";
+
 /// An accepted handshake that did not complete within `net_setuptime`.
 const SETUP_TIMEOUT: &str = "handshake not complete within net_setuptime";
 
@@ -430,8 +433,19 @@ pub(crate) async fn accept_loop(node: Node, listener: TcpListener) {
             },
             _ = stopping.changed() => return,
         };
+        let pass = match node.0.handshakes.enter(addr.ip()) {
+            Ok(p) => p,
+            Err(over) => {
+                drop(sock);
+                node.0.refusals.refused(DIST, addr.ip(), &over.to_string(), || {
+                    format!("refused a connection from {addr}: {over}; more are summed up every {} s", crate::refusals::INTERVAL.as_secs())
+                });
+                continue;
+            }
+        };
         let node = node.clone();
         tokio::spawn(async move {
+            let _pass = pass;
             let _ = sock.set_nodelay(true);
             let mut hs = match Handshake::accept(hs_config(&node), rand::random()) {
                 Ok(hs) => hs,
@@ -464,10 +478,13 @@ pub(crate) async fn accept_loop(node: Node, listener: TcpListener) {
                 Err(e) if e == CLOSED && named.as_deref().is_some_and(|p| superseded(&node, p)) => {
                     tracing::debug!("{addr}: {e} (another connection to the peer is kept)")
                 }
-                Err(e) => match &named {
-                    Some(peer) => tracing::warn!("refused a connection from {peer} ({addr}): {e}"),
-                    None => tracing::warn!("refused a connection from {addr}: {e}"),
-                },
+                Err(e) => node
+                    .0
+                    .refusals
+                    .refused(DIST, addr.ip(), &e, || match &named {
+                        Some(peer) => format!("refused a connection from {peer} ({addr}): {e}"),
+                        None => format!("refused a connection from {addr}: {e}"),
+                    }),
             }
             if let Some(p) = named.and_then(|p| Atom::try_new(&p).ok()) {
                 lock(&node.0.setups).accepting.remove(&p);

@@ -147,6 +147,10 @@ pub(crate) struct Inner {
     pub(crate) port: u16,
     pub(crate) ticktime: Duration,
     pub(crate) setup_time: Duration,
+    /// Accepted handshakes in progress, against their caps.
+    pub(crate) handshakes: crate::conn_gate::Gate,
+    /// The log of refused connections (aggregated).
+    pub(crate) refusals: crate::refusals::Refusals,
     pub(crate) max_message: usize,
     pub(crate) busy_poll: Duration,
     pub(crate) busy_limit: usize,

@@ -64,7 +64,8 @@ impl Refusals {
             None => {
                 w.by_source.insert(key, BTreeMap::new());
                 drop(w);
-                tracing::warn!("{}", full());
+                let line = full();
+                tracing::warn!("{line}");
                 w = self.lock();
             }
         }

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use nodus::{Pid, ProcessRef, Term};
+use nodus::{Pid, ProcessRef};
 use serde_json::Value;
 
 use crate::endpoint::Endpoint;
@@ -249,15 +249,7 @@ pub struct ChannelRef {
 
 impl ChannelRef {
     fn deliver(&self, f: Frame) -> bool {
-        let (opcode, bytes) = match f {
-            Frame::Text(b) => ("text", b),
-            Frame::Binary(b) => ("binary", b),
-        };
-        self.proc.send(Term::Tuple(vec![
-            Term::atom("socket_push"),
-            Term::atom(opcode),
-            Term::Binary(bytes),
-        ]))
+        self.proc.send(crate::fastlane::socket_push(&f))
     }
 
     /// Pushes `event` to the client (`push/3`); false if the socket is

@@ -231,15 +231,7 @@ impl SocketCore {
         }
         match m.event.as_str() {
             "phx_join" => self.join(m).await,
-            _ if !self.channels.contains(&m.topic) => {
-                self.reply(
-                    None,
-                    m.reference.as_deref(),
-                    &m.topic,
-                    "error",
-                    &reason_json("unmatched topic"),
-                );
-            }
+            _ if !self.channels.contains(&m.topic) => self.unmatched(&m),
             "phx_leave" => {
                 self.reply(
                     m.join_ref.as_deref(),
@@ -254,15 +246,16 @@ impl SocketCore {
         }
     }
 
+    /// The reply to a message for a topic with no route or not joined
+    /// (its join_ref null, as Phoenix sends it).
+    fn unmatched(&mut self, m: &Message) {
+        let why = reason_json("unmatched topic");
+        self.reply(None, m.reference.as_deref(), &m.topic, "error", &why);
+    }
+
     async fn join(&mut self, m: Message) {
         let Some(mut chan) = self.ep.route(&m.topic) else {
-            self.reply(
-                None,
-                m.reference.as_deref(),
-                &m.topic,
-                "error",
-                &reason_json("unmatched topic"),
-            );
+            self.unmatched(&m);
             return;
         };
         let topic: Arc<str> = Arc::from(m.topic.as_str());

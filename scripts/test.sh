@@ -4,8 +4,8 @@
 # on a fresh Debian machine (and the JS packages of tests/js with npm ci).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for tool in erl erlc elixir cargo node chromium; do
-  command -v "$tool" >/dev/null || { echo "test.sh: $tool is missing (apt-get install erlang-nox elixir chromium; Node.js 20+)" >&2; exit 1; }
+for tool in erl erlc elixir cargo node chromium ip nft python3; do
+  command -v "$tool" >/dev/null || { echo "test.sh: $tool is missing (apt-get install erlang-nox elixir chromium nftables iproute2; Node.js 20+)" >&2; exit 1; }
 done
 [ -d tests/js/node_modules/phoenix ] || (cd tests/js && npm ci --no-audit --no-fund)
 echo "== cargo fmt --check"
@@ -19,3 +19,6 @@ cargo test --workspace --release
 echo "== examples"
 cargo run --quiet --release -p nodus --example gen_server
 cargo run --quiet --release -p nodus --example supervisor_tree 2>/dev/null
+echo "== fault suite (network namespaces, nodus and BEAM side by side)"
+cargo build --quiet --release -p nodus --example fault_peer
+python3 faults/suite.py

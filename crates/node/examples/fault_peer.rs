@@ -156,11 +156,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 break;
             }
             let msg = Term::Tuple(vec![Term::atom("seq"), Term::from(i as i64)]);
-            if node
-                .send_named(me.pid(), "sink", &peer, msg)
-                .await
-                .is_err()
-            {
+            if node.send_named(me.pid(), "sink", &peer, msg).await.is_err() {
                 down = true;
                 break;
             }

@@ -91,23 +91,12 @@ pub(crate) fn call(
         ("erlang", "statistics", [Term::Atom(a)]) => statistics(node, a.as_str()),
         ("os", "getpid", []) => Ok(charlist(&std::process::id().to_string())),
         ("application", "which_applications", []) | ("application", "which_applications", [_]) => {
-            Ok(Term::List(vec![
-                Term::Tuple(vec![
-                    Term::atom("kernel"),
-                    charlist("ERTS  CXC 138 10 (nodus)"),
-                    charlist("8.5"),
-                ]),
-                Term::Tuple(vec![
-                    Term::atom("stdlib"),
-                    charlist("ERTS  CXC 138 10 (nodus)"),
-                    charlist("4.2"),
-                ]),
-                Term::Tuple(vec![
-                    Term::atom("nodus"),
-                    charlist("nodus runtime"),
-                    charlist(env!("CARGO_PKG_VERSION")),
-                ]),
-            ]))
+            Ok(Term::List(
+                crate::application::which_applications(node)
+                    .into_iter()
+                    .map(|(n, d, v)| Term::Tuple(vec![Term::atom(&n), charlist(&d), charlist(&v)]))
+                    .collect(),
+            ))
         }
         _ => return None,
     })

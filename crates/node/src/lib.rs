@@ -18,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+pub mod application;
 mod builder;
 pub mod config;
 mod conn_gate;

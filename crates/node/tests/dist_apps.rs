@@ -1,0 +1,314 @@
+//! Distributed applications between nodus nodes (each a node of its own
+//! in this process, on a private EPMD port): the application runs on the
+//! first node of its list and stands by on the others, fails over after
+//! the restart time when its node goes, is taken over when a node of
+//! higher priority comes back, with the start types OTP gives; equal
+//! priority, `permit` and `takeover`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nodus::application::{
+    self, AppContext, AppFuture, AppSpec, Application, DistSpec, StartType, Whereabouts,
+};
+use nodus::supervisor::{self, ChildSpec, Flags, Strategy};
+use nodus::{Node, Pid, Term};
+
+mod support;
+
+type Log = Arc<Mutex<Vec<String>>>;
+
+/// `demo`: one registered worker under a supervisor; every start, start
+/// phase and stop is logged as "NODE started normal" and so on.
+struct Demo {
+    log: Log,
+    phases: bool,
+}
+
+impl Application for Demo {
+    fn start(&self, ctx: AppContext, st: StartType) -> AppFuture<Result<Pid, Term>> {
+        let log = self.log.clone();
+        Box::pin(async move {
+            let worker = ChildSpec::task("worker", |mut me| async move {
+                let _ = me.register("demo_worker");
+                while me.recv().await.is_some() {}
+            });
+            let pid = supervisor::start(
+                &ctx.node,
+                Flags::new(Strategy::OneForOne),
+                vec![worker],
+                Some("demo_sup"),
+            )
+            .await?;
+            log.lock().unwrap().push(format!(
+                "{} started {}",
+                ctx.node.name().as_str(),
+                st.to_term()
+            ));
+            Ok(pid)
+        })
+    }
+
+    fn start_phases(&self) -> Vec<(String, Term)> {
+        if self.phases {
+            vec![("go".to_string(), Term::List(vec![]))]
+        } else {
+            vec![]
+        }
+    }
+
+    fn start_phase(
+        &self,
+        ctx: AppContext,
+        phase: String,
+        st: StartType,
+        _args: Term,
+    ) -> AppFuture<Result<(), Term>> {
+        let log = self.log.clone();
+        Box::pin(async move {
+            log.lock().unwrap().push(format!(
+                "{} phase {phase} {}",
+                ctx.node.name().as_str(),
+                st.to_term()
+            ));
+            Ok(())
+        })
+    }
+
+    fn stop(&self, ctx: AppContext) -> AppFuture<()> {
+        let log = self.log.clone();
+        Box::pin(async move {
+            log.lock()
+                .unwrap()
+                .push(format!("{} stopped", ctx.node.name().as_str()));
+        })
+    }
+}
+
+struct Cluster {
+    epmd: u16,
+    spec: String,
+    log: Log,
+    phases: bool,
+}
+
+impl Cluster {
+    /// Starts node `name`, connects it to `peers`, starts dist_ac, loads
+    /// and starts `demo`.
+    async fn node(&self, name: &str, peers: &[&str]) -> Node {
+        let node = Node::builder(name)
+            .cookie("dac")
+            .epmd_port(self.epmd)
+            .ticktime(Duration::from_secs(4))
+            .start()
+            .await
+            .expect("node");
+        for p in peers {
+            assert!(node.ping(p).await, "{name} reaches {p}");
+        }
+        assert!(
+            nodus::global::sync(&node, Duration::from_secs(10)).await,
+            "global synced"
+        );
+        application::load(
+            &node,
+            AppSpec::new(
+                "demo",
+                Demo {
+                    log: self.log.clone(),
+                    phases: self.phases,
+                },
+            ),
+        )
+        .expect("load");
+        let specs = DistSpec::parse_list(&self.spec).expect("spec");
+        application::start_dist_ac(&node, specs, vec![])
+            .await
+            .expect("dist_ac");
+        tokio::time::timeout(Duration::from_secs(30), application::start(&node, "demo"))
+            .await
+            .expect("start returns")
+            .expect("start");
+        node
+    }
+
+    fn events(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    async fn wait_event(&self, ev: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !self.events().iter().any(|e| e == ev) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {ev:?} in {:?}",
+                self.events()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn runs_here(node: &Node) -> bool {
+    node.whereis("demo_worker").is_some()
+}
+
+async fn whereabouts(node: &Node) -> Whereabouts {
+    application::distributed(node)
+        .await
+        .into_iter()
+        .find(|(n, _, _)| n == "demo")
+        .map(|(_, w, _)| w)
+        .expect("demo is distributed")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_then_takeover_between_three_nodes() {
+    let c = Cluster {
+        epmd: support::free_port(),
+        spec: "[{demo, 500, ['da1@127.0.0.1', 'da2@127.0.0.1', 'da3@127.0.0.1']}]".into(),
+        log: Log::default(),
+        phases: false,
+    };
+    let a = c.node("da1@127.0.0.1", &[]).await;
+    let b = c.node("da2@127.0.0.1", &["da1@127.0.0.1"]).await;
+    let d = c
+        .node("da3@127.0.0.1", &["da1@127.0.0.1", "da2@127.0.0.1"])
+        .await;
+    c.wait_event("da1@127.0.0.1 started normal").await;
+    assert!(runs_here(&a) && !runs_here(&b) && !runs_here(&d));
+    assert_eq!(
+        whereabouts(&b).await,
+        Whereabouts::At(nodus::Atom::new("da1@127.0.0.1"))
+    );
+    assert_eq!(whereabouts(&a).await, Whereabouts::Here);
+    assert!(application::which_applications(&a)
+        .iter()
+        .any(|(n, _, _)| n == "demo"));
+    assert!(!application::which_applications(&b)
+        .iter()
+        .any(|(n, _, _)| n == "demo"));
+
+    // Failover: da1 goes; after 500 ms da2 (next in the list) starts it,
+    // as `normal` (no start phases).
+    let t0 = std::time::Instant::now();
+    a.shutdown();
+    c.wait_event("da2@127.0.0.1 started normal").await;
+    assert!(
+        t0.elapsed() >= Duration::from_millis(450),
+        "not before the restart time"
+    );
+    assert!(runs_here(&b) && !runs_here(&d));
+    assert_eq!(
+        whereabouts(&d).await,
+        Whereabouts::At(nodus::Atom::new("da2@127.0.0.1"))
+    );
+
+    // Takeover: da1 comes back and starts it with {takeover, da2}; da2's
+    // instance stops after the new one has started.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let a2 = c
+        .node("da1@127.0.0.1", &["da2@127.0.0.1", "da3@127.0.0.1"])
+        .await;
+    c.wait_event("da1@127.0.0.1 started {takeover,'da2@127.0.0.1'}")
+        .await;
+    c.wait_event("da2@127.0.0.1 stopped").await;
+    let ev = c.events();
+    let started = ev
+        .iter()
+        .position(|e| e.starts_with("da1@127.0.0.1 started {takeover"))
+        .unwrap();
+    let stopped = ev
+        .iter()
+        .rposition(|e| e == "da2@127.0.0.1 stopped")
+        .unwrap();
+    assert!(
+        started < stopped,
+        "the old instance stops after the new one started: {ev:?}"
+    );
+    assert!(runs_here(&a2) && !runs_here(&b) && !runs_here(&d));
+    let count = ev.iter().filter(|e| e.contains(" started ")).count();
+    assert_eq!(count, 3, "{ev:?}");
+    for n in [&a2, &b, &d] {
+        n.shutdown();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_phases_permit_and_takeover() {
+    let c = Cluster {
+        epmd: support::free_port(),
+        spec: "[{demo, 200, ['dp1@127.0.0.1', 'dp2@127.0.0.1']}]".into(),
+        log: Log::default(),
+        phases: true,
+    };
+    let a = c.node("dp1@127.0.0.1", &[]).await;
+    let b = c.node("dp2@127.0.0.1", &["dp1@127.0.0.1"]).await;
+    c.wait_event("dp1@127.0.0.1 phase go normal").await;
+
+    // With start phases, failover is {failover, Node}.
+    a.shutdown();
+    c.wait_event("dp2@127.0.0.1 started {failover,'dp1@127.0.0.1'}")
+        .await;
+    c.wait_event("dp2@127.0.0.1 phase go {failover,'dp1@127.0.0.1'}")
+        .await;
+
+    let a2 = c.node("dp1@127.0.0.1", &["dp2@127.0.0.1"]).await;
+    c.wait_event("dp1@127.0.0.1 phase go {takeover,'dp2@127.0.0.1'}")
+        .await;
+    c.wait_event("dp2@127.0.0.1 stopped").await;
+    assert!(runs_here(&a2) && !runs_here(&b));
+
+    // takeover/2 moves it to the node that asks.
+    application::takeover(&b, "demo", application::RestartType::Temporary)
+        .await
+        .expect("takeover");
+    c.wait_event("dp2@127.0.0.1 started {takeover,'dp1@127.0.0.1'}")
+        .await;
+    c.wait_event("dp1@127.0.0.1 stopped").await;
+    assert!(runs_here(&b) && !runs_here(&a2));
+
+    // permit(false) on the node that runs it hands it over.
+    application::permit(&b, "demo", false)
+        .await
+        .expect("permit false");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !runs_here(&a2) || runs_here(&b) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "handed over: {:?}",
+            c.events()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for n in [&a2, &b] {
+        n.shutdown();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn equal_priority_goes_to_the_least_loaded_node() {
+    let c = Cluster {
+        epmd: support::free_port(),
+        spec: "[{demo, 0, [{'de1@127.0.0.1', 'de2@127.0.0.1'}]}]".into(),
+        log: Log::default(),
+        phases: false,
+    };
+    let a = c.node("de1@127.0.0.1", &[]).await;
+    let b = c.node("de2@127.0.0.1", &["de1@127.0.0.1"]).await;
+    c.wait_event("de1@127.0.0.1 started normal").await;
+    assert!(runs_here(&a) && !runs_here(&b));
+    a.shutdown();
+    c.wait_event("de2@127.0.0.1 started normal").await;
+    // de1 comes back: equal priority, so no takeover.
+    let a2 = c.node("de1@127.0.0.1", &["de2@127.0.0.1"]).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(runs_here(&b) && !runs_here(&a2), "{:?}", c.events());
+    assert_eq!(
+        whereabouts(&a2).await,
+        Whereabouts::At(nodus::Atom::new("de2@127.0.0.1"))
+    );
+    for n in [&a2, &b] {
+        n.shutdown();
+    }
+}

@@ -5,85 +5,13 @@
 //! higher priority comes back, with the start types OTP gives; equal
 //! priority, `permit` and `takeover`.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nodus::application::{
-    self, AppContext, AppFuture, AppSpec, Application, DistSpec, StartType, Whereabouts,
-};
-use nodus::supervisor::{self, ChildSpec, Flags, Strategy};
-use nodus::{Node, Pid, Term};
+use nodus::application::{self, AppSpec, DistSpec, Whereabouts};
+use nodus::Node;
 
 mod support;
-
-type Log = Arc<Mutex<Vec<String>>>;
-
-/// `demo`: one registered worker under a supervisor; every start, start
-/// phase and stop is logged as "NODE started normal" and so on.
-struct Demo {
-    log: Log,
-    phases: bool,
-}
-
-impl Application for Demo {
-    fn start(&self, ctx: AppContext, st: StartType) -> AppFuture<Result<Pid, Term>> {
-        let log = self.log.clone();
-        Box::pin(async move {
-            let worker = ChildSpec::task("worker", |mut me| async move {
-                let _ = me.register("demo_worker");
-                while me.recv().await.is_some() {}
-            });
-            let pid = supervisor::start(
-                &ctx.node,
-                Flags::new(Strategy::OneForOne),
-                vec![worker],
-                Some("demo_sup"),
-            )
-            .await?;
-            log.lock().unwrap().push(format!(
-                "{} started {}",
-                ctx.node.name().as_str(),
-                st.to_term()
-            ));
-            Ok(pid)
-        })
-    }
-
-    fn start_phases(&self) -> Vec<(String, Term)> {
-        if self.phases {
-            vec![("go".to_string(), Term::List(vec![]))]
-        } else {
-            vec![]
-        }
-    }
-
-    fn start_phase(
-        &self,
-        ctx: AppContext,
-        phase: String,
-        st: StartType,
-        _args: Term,
-    ) -> AppFuture<Result<(), Term>> {
-        let log = self.log.clone();
-        Box::pin(async move {
-            log.lock().unwrap().push(format!(
-                "{} phase {phase} {}",
-                ctx.node.name().as_str(),
-                st.to_term()
-            ));
-            Ok(())
-        })
-    }
-
-    fn stop(&self, ctx: AppContext) -> AppFuture<()> {
-        let log = self.log.clone();
-        Box::pin(async move {
-            log.lock()
-                .unwrap()
-                .push(format!("{} stopped", ctx.node.name().as_str()));
-        })
-    }
-}
+use support::demo_app::{Demo, Log};
 
 struct Cluster {
     epmd: u16,

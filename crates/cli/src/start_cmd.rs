@@ -267,7 +267,7 @@ fn print_node_events(node: &nodus::Node) {
 }
 
 /// Runs `nodus start`.
-pub fn start(args: StartArgs) -> anyhow::Result<()> {
+pub fn start(args: StartArgs, apps: Vec<nodus::application::AppSpec>) -> anyhow::Result<()> {
     let mut args = args;
     let mut cfg = load_config(args.config.as_ref())?;
     for kv in &args.kernel {
@@ -353,11 +353,23 @@ pub fn start(args: StartArgs) -> anyhow::Result<()> {
                 args.pubsub
             );
         }
+        if let Err(e) = crate::apps_boot::boot(&node, &kernel_cfg, apps).await {
+            node.shutdown();
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            anyhow::bail!("{name}: boot failed: {e:#}");
+        }
         say!(
             "node {name} booted; nodes: {}",
             node_list_text(&node.nodes())
         );
-        wait_for_signal().await?;
+        tokio::select! {
+            r = wait_for_signal() => r?,
+            _ = node.stopped() => {
+                // A permanent application exited (logged where it did).
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                anyhow::bail!("{name} stopped");
+            }
+        }
         say!("node {name} stopping");
         node.shutdown();
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

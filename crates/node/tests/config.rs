@@ -220,3 +220,39 @@ fn config_parse_fuzz_regressions() {
     }
     assert!(n > 0);
 }
+
+#[test]
+fn distributed_applications_render_to_toml_and_back() {
+    let c = sys(
+        "[{kernel, [{distributed, [{demo, 5000, ['a@h', {'b@h', 'c@h'}]}, {other, ['a@h']}]},\n\
+                 {permissions, [{demo, false}]}, {start_dist_ac, true}]}].",
+    )
+    .expect("sys.config");
+    let k = &c.kernel;
+    assert_eq!(k.distributed.len(), 2);
+    assert_eq!(k.distributed[0].app.as_str(), "demo");
+    assert_eq!(
+        k.distributed[0].restart_time,
+        nodus::application::RestartTime::Ms(5000)
+    );
+    assert_eq!(
+        k.distributed[0].nodes,
+        vec![
+            nodus::application::Priority::One(nodus::Atom::new("a@h")),
+            nodus::application::Priority::Any(vec![
+                nodus::Atom::new("b@h"),
+                nodus::Atom::new("c@h")
+            ]),
+        ]
+    );
+    assert_eq!(k.permissions, vec![("demo".to_string(), false)]);
+    assert!(k.start_dist_ac);
+    let toml = nodus::config::render_toml(&c);
+    let back = Config::from_toml(Path::new("t.toml"), &toml, &|_| None).expect("toml");
+    assert_eq!(back.kernel, c.kernel, "{toml}");
+    let again = sys(&render_sys_config(&c)).expect("rendered");
+    assert_eq!(again.kernel, c.kernel);
+    // A bad entry names the parameter.
+    let e = sys("[{kernel, [{distributed, [{demo, -1, ['a@h']}]}]}].").expect_err("bad");
+    assert!(e.to_string().contains("distributed"), "{e}");
+}

@@ -246,6 +246,24 @@ impl DistSpec {
         })
     }
 
+    /// As a `sys.config` writes it.
+    pub fn to_term(&self) -> Term {
+        let nodes = nodes_term(&self.nodes);
+        match self.restart_time {
+            RestartTime::Ms(0) => Term::Tuple(vec![Term::Atom(self.app.clone()), nodes]),
+            RestartTime::Ms(ms) => Term::Tuple(vec![
+                Term::Atom(self.app.clone()),
+                Term::from(ms as i64),
+                nodes,
+            ]),
+            RestartTime::Infinity => Term::Tuple(vec![
+                Term::Atom(self.app.clone()),
+                Term::atom("infinity"),
+                nodes,
+            ]),
+        }
+    }
+
     /// Reads the whole `distributed` list, written as Erlang text
     /// (`[{demo, 2000, ['a@h', {'b@h', 'c@h'}]}]`).
     pub fn parse_list(text: &str) -> Result<Vec<DistSpec>, String> {

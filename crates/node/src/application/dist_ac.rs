@@ -1043,9 +1043,13 @@ impl DistAc {
                 .await;
             return;
         }
-        let phases = Apps::of(&self.node)
-            .spec(app.as_str())
-            .is_some_and(|s| !s.app.start_phases().is_empty());
+        let phases = Apps::of(&self.node).spec(app.as_str()).is_some_and(|s| {
+            let ctx = super::AppContext {
+                node: self.node.clone(),
+                name: app.as_str().to_string(),
+            };
+            !s.app.start_phases(&ctx).is_empty()
+        });
         let st = if phases {
             StartType::Failover(from.clone())
         } else {

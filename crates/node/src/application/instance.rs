@@ -48,7 +48,7 @@ pub(crate) async fn start(
             ]))
         }
     };
-    for (phase, args) in spec.app.start_phases() {
+    for (phase, args) in spec.app.start_phases(&ctx) {
         let r = catch_panic(
             spec.app
                 .start_phase(ctx.clone(), phase.clone(), st.clone(), args),

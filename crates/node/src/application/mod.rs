@@ -110,8 +110,9 @@ pub trait Application: Send + Sync + 'static {
 
     /// The `start_phases` of the `.app` file: `(Phase, Args)` in order;
     /// none by default. An application with start phases is started with
-    /// `{failover, Node}` on failover (else `normal`), as in OTP.
-    fn start_phases(&self) -> Vec<(String, Term)> {
+    /// `{failover, Node}` on failover (else `normal`), as in OTP. `ctx`
+    /// gives the environment, so the configuration may decide.
+    fn start_phases(&self, _ctx: &AppContext) -> Vec<(String, Term)> {
         Vec::new()
     }
 
@@ -156,6 +157,11 @@ impl AppSpec {
             vsn: "1.0.0".to_string(),
             env: Vec::new(),
         }
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Its restart type.

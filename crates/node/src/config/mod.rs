@@ -60,6 +60,14 @@ pub struct Kernel {
     pub inet_dist_listen_max: Option<u16>,
     /// `inet_dist_use_interface`.
     pub inet_dist_use_interface: Option<IpAddr>,
+    /// `distributed`: the distributed applications, `{App, Nodes}` or
+    /// `{App, Time, Nodes}` each (checked when read).
+    pub distributed: Vec<crate::application::DistSpec>,
+    /// `start_dist_ac` (implied by a non-empty `distributed`).
+    pub start_dist_ac: bool,
+    /// `permissions`: `{App, Bool}`; an application with `false` is not
+    /// run here until `application:permit(App, true)`.
+    pub permissions: Vec<(String, bool)>,
 }
 
 impl Default for Kernel {
@@ -77,6 +85,9 @@ impl Default for Kernel {
             inet_dist_listen_min: None,
             inet_dist_listen_max: None,
             inet_dist_use_interface: None,
+            distributed: Vec::new(),
+            start_dist_ac: false,
+            permissions: Vec::new(),
         }
     }
 }

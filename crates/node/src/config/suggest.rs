@@ -14,18 +14,18 @@ pub(crate) const KERNEL_IMPLEMENTED: &[&str] = &[
     "inet_dist_listen_min",
     "inet_dist_listen_max",
     "inet_dist_use_interface",
+    "distributed",
+    "start_dist_ac",
+    "permissions",
+    "start_pg",
 ];
 
 /// Other kernel parameters of OTP 25 (`kernel_app(7)`), which nodus
 /// accepts and ignores.
 pub(crate) const KERNEL_OTHER: &[&str] = &[
-    "distributed",
-    "start_dist_ac",
-    "start_pg",
     "start_boot_server",
     "start_disk_log",
     "start_timer",
-    "permissions",
     "logger",
     "logger_level",
     "logger_sasl_compatible",

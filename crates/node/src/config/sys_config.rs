@@ -277,6 +277,36 @@ pub(crate) fn set_kernel(cfg: &mut Config, key: &str, v: &Term) -> Result<(), St
                 _ => return Err(format!("prevent_overlapping_partitions must be true or false, got {v}")),
             }
         }
+        "distributed" => {
+            let l = v
+                .as_list()
+                .ok_or_else(|| format!("distributed must be a list of {{App, Nodes}} or {{App, Time, Nodes}}, got {v}"))?;
+            k.distributed = l
+                .iter()
+                .map(crate::application::DistSpec::from_term)
+                .collect::<Result<_, _>>()?;
+        }
+        "start_dist_ac" => {
+            k.start_dist_ac = match v.as_atom() {
+                Some("true") => true,
+                Some("false") => false,
+                _ => return Err(format!("start_dist_ac must be true or false, got {v}")),
+            }
+        }
+        "permissions" => {
+            let bad = || format!("permissions must be a list of {{App, true | false}}, got {v}");
+            k.permissions = v
+                .as_list()
+                .ok_or_else(bad)?
+                .iter()
+                .map(|e| match e.as_tuple() {
+                    Some([Term::Atom(a), b]) if b.is_atom("true") || b.is_atom("false") => {
+                        Ok((a.as_str().to_string(), b.is_atom("true")))
+                    }
+                    _ => Err(bad()),
+                })
+                .collect::<Result<_, _>>()?;
+        }
         "start_pg" => {
             k.start_pg = match v.as_atom() {
                 Some("true") => true,
@@ -353,6 +383,31 @@ pub(crate) fn kernel_terms(k: &Kernel) -> Vec<(String, Term)> {
     }
     if k.start_pg {
         out.push(("start_pg".into(), Term::atom("true")));
+    }
+    if !k.distributed.is_empty() {
+        out.push((
+            "distributed".into(),
+            Term::List(
+                k.distributed
+                    .iter()
+                    .map(crate::application::DistSpec::to_term)
+                    .collect(),
+            ),
+        ));
+    }
+    if k.start_dist_ac {
+        out.push(("start_dist_ac".into(), Term::atom("true")));
+    }
+    if !k.permissions.is_empty() {
+        out.push((
+            "permissions".into(),
+            Term::List(
+                k.permissions
+                    .iter()
+                    .map(|(a, b)| Term::Tuple(vec![Term::atom(a), Term::from(*b)]))
+                    .collect(),
+            ),
+        ));
     }
     match k.dist_auto_connect {
         AutoConnect::Always => {}

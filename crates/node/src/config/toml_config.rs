@@ -90,6 +90,25 @@ fn to_term(v: &Value, strings_are_atoms: bool) -> Result<Term, String> {
 /// A kernel value: as [`to_term`], with an IP address string read as
 /// the tuple OTP expects.
 fn kernel_term(key: &str, v: &Value) -> Result<Term, String> {
+    if key == "distributed" || key == "permissions" {
+        // Erlang text: the whole list in one string, or one string per
+        // entry (`["{demo, 500, ['a@h', {'b@h', 'c@h'}]}"]`); permissions
+        // may also be a table (`{ demo = false }`).
+        let parse =
+            |s: &str| nodus_term::text::parse_term(s).map_err(|e| format!("{key}: {s:?}: {e}"));
+        match v {
+            Value::String(s) => return parse(s),
+            Value::Array(items) if items.iter().all(|x| matches!(x, Value::String(_))) => {
+                return items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(parse)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Term::List);
+            }
+            _ => {}
+        }
+    }
     if key == "inet_dist_use_interface" {
         if let Value::String(s) = v {
             let ip: std::net::IpAddr = s
@@ -143,6 +162,9 @@ const KERNEL_KEYS: &[&str] = &[
     "inet_dist_listen_min",
     "inet_dist_listen_max",
     "inet_dist_use_interface",
+    "distributed",
+    "start_dist_ac",
+    "permissions",
 ];
 
 pub(crate) fn parse(

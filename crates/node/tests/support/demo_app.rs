@@ -42,7 +42,7 @@ impl Application for Demo {
         })
     }
 
-    fn start_phases(&self) -> Vec<(String, Term)> {
+    fn start_phases(&self, _ctx: &AppContext) -> Vec<(String, Term)> {
         if self.phases {
             vec![("go".to_string(), Term::List(vec![]))]
         } else {

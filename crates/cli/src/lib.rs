@@ -26,6 +26,7 @@ macro_rules! say {
 }
 
 mod apps_boot;
+mod apps_cmd;
 mod chat;
 mod cluster_cmd;
 mod config_cmd;
@@ -65,6 +66,8 @@ enum Command {
     Start(start_cmd::StartArgs),
     /// Print the nodes NODE is connected to, one per line (its Node.list).
     Nodes(dist_cmd::NodesArgs),
+    /// List the applications of NODE (nodus or BEAM): running, standing by (and where each distributed one runs), loaded.
+    Apps(apps_cmd::AppsArgs),
     /// Render or check a nodus.toml or sys.config.
     #[command(subcommand)]
     Config(config_cmd::ConfigCmd),
@@ -112,6 +115,7 @@ pub fn main_with(apps: Vec<nodus::application::AppSpec>) -> ExitCode {
         Command::Rpc(args) => dist_cmd::rpc(args),
         Command::Start(args) => start_cmd::start(args, apps),
         Command::Nodes(args) => dist_cmd::nodes(args),
+        Command::Apps(args) => apps_cmd::apps(args),
         Command::Config(cmd) => config_cmd::run(cmd),
         Command::Cluster(args) => cluster_cmd::run(args),
     };

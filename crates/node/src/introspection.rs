@@ -90,6 +90,7 @@ pub(crate) fn call(
             .ok_or_else(badarg),
         ("erlang", "statistics", [Term::Atom(a)]) => statistics(node, a.as_str()),
         ("os", "getpid", []) => Ok(charlist(&std::process::id().to_string())),
+        ("application", "info", []) => Ok(crate::application::info(node)),
         ("application", "which_applications", []) | ("application", "which_applications", [_]) => {
             Ok(Term::List(
                 crate::application::which_applications(node)

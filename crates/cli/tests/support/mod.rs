@@ -75,7 +75,8 @@ pub struct World {
     _epmd: Proc,
 }
 
-fn spawn(mut cmd: Command) -> Proc {
+/// Starts `cmd` with its stdout and stderr lines collected.
+pub fn spawn(mut cmd: Command) -> Proc {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -334,6 +334,7 @@ impl DistAc {
                 self.set_id(&app, Id::Undefined);
                 if stopped {
                     self.started.retain(|s| *s != app);
+                    self.publish();
                 }
             }
             ("dist_ac_new_node", [_, Term::Atom(n), his, started])
@@ -502,6 +503,7 @@ impl DistAc {
         }
         self.set_id(&app, Id::Undefined);
         self.started.retain(|s| *s != app);
+        self.publish();
     }
 
     async fn permit_request(&mut self, app: Atom, on: bool, from: Term) {
@@ -600,6 +602,7 @@ impl DistAc {
         if !self.started.contains(app) {
             self.started.insert(0, app.clone());
         }
+        self.publish();
         Ok(waiting)
     }
 
@@ -1123,6 +1126,24 @@ impl DistAc {
         if let Some(x) = self.appls.iter_mut().find(|x| x.name == *app) {
             x.id = id;
         }
+        self.publish();
+    }
+
+    /// What `application:info/0` and `nodus apps` read: each
+    /// distributed application's id and whether it was started here.
+    fn publish(&self) {
+        let v = self
+            .appls
+            .iter()
+            .map(|x| {
+                (
+                    x.name.as_str().to_string(),
+                    x.id.to_term(),
+                    self.started.contains(&x.name),
+                )
+            })
+            .collect();
+        Apps::of(&self.node).set_dist(v);
     }
 
     fn update_run(&mut self, app: &Atom, n: &Atom, p: appl::Permission) {

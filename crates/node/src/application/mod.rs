@@ -205,6 +205,8 @@ struct State {
     env: HashMap<(String, String), Term>,
     running: Vec<Running>,
     distributed: Vec<String>,
+    /// dist_ac's view: (app, id term, started here).
+    dist: Vec<(String, Term, bool)>,
 }
 
 /// The applications of a node (a node extension).
@@ -249,6 +251,10 @@ impl Apps {
             .iter()
             .position(|r| r.name == name && r.pid == *pid)?;
         Some(s.running.remove(i))
+    }
+
+    pub(crate) fn set_dist(&self, v: Vec<(String, Term, bool)>) {
+        self.lock().dist = v;
     }
 
     fn is_distributed(&self, name: &str) -> bool {
@@ -531,4 +537,86 @@ pub async fn distributed(node: &Node) -> Vec<(String, Whereabouts, bool)> {
             _ => None,
         })
         .collect()
+}
+
+/// `application:info/0` as BEAM's application controller answers it:
+/// `[{loaded, [{App, Description, Vsn}]}, {loading, []}, {started, [{App,
+/// Type}]}, {start_p_false, []}, {running, [{App, Pid | {distributed,
+/// Node} | {distributed, []}}]}, {starting, []}]`.
+pub fn info(node: &Node) -> Term {
+    let apps = Apps::of(node);
+    let s = apps.lock();
+    let charlist = |x: &str| Term::List(x.chars().map(|c| Term::Int(c as i64)).collect());
+    let tup = Term::Tuple;
+    let mut loaded = vec![
+        tup(vec![
+            Term::atom("kernel"),
+            charlist("ERTS  CXC 138 10 (nodus)"),
+            charlist("8.5"),
+        ]),
+        tup(vec![
+            Term::atom("stdlib"),
+            charlist("ERTS  CXC 138 10 (nodus)"),
+            charlist("4.2"),
+        ]),
+        tup(vec![
+            Term::atom("nodus"),
+            charlist("nodus runtime"),
+            charlist(env!("CARGO_PKG_VERSION")),
+        ]),
+    ];
+    let mut names: Vec<&String> = s.specs.keys().collect();
+    names.sort();
+    for n in names {
+        let x = &s.specs[n];
+        loaded.push(tup(vec![
+            Term::atom(n),
+            charlist(&x.description),
+            charlist(&x.vsn),
+        ]));
+    }
+    let mut started = vec![
+        tup(vec![Term::atom("nodus"), Term::atom("permanent")]),
+        tup(vec![Term::atom("stdlib"), Term::atom("permanent")]),
+        tup(vec![Term::atom("kernel"), Term::atom("permanent")]),
+    ];
+    let mut running = vec![
+        tup(vec![Term::atom("nodus"), Term::atom("undefined")]),
+        tup(vec![Term::atom("stdlib"), Term::atom("undefined")]),
+        tup(vec![Term::atom("kernel"), Term::atom("undefined")]),
+    ];
+    for r in &s.running {
+        started.insert(
+            0,
+            tup(vec![Term::atom(&r.name), Term::atom(r.restart.as_str())]),
+        );
+        running.insert(0, tup(vec![Term::atom(&r.name), Term::from(r.pid.clone())]));
+    }
+    for (app, id, was_started) in &s.dist {
+        if s.running.iter().any(|r| r.name == *app) || !was_started {
+            continue;
+        }
+        let restart = s.specs.get(app).map_or("temporary", |x| x.restart.as_str());
+        started.insert(0, tup(vec![Term::atom(app), Term::atom(restart)]));
+        let at = match id.as_tuple() {
+            Some([k, n]) if k.is_atom("distributed") => n.clone(),
+            _ => Term::List(vec![]),
+        };
+        running.insert(
+            0,
+            tup(vec![
+                Term::atom(app),
+                tup(vec![Term::atom("distributed"), at]),
+            ]),
+        );
+    }
+    let kv = |k: &str, v: Vec<Term>| tup(vec![Term::atom(k), Term::List(v)]);
+    Term::List(vec![
+        kv("loaded", loaded),
+        kv("loading", vec![]),
+        kv("started", started),
+        kv("start_p_false", vec![]),
+        kv("running", running),
+        kv("starting", vec![]),
+    ])
 }

@@ -240,3 +240,106 @@ async fn equal_priority_goes_to_the_least_loaded_node() {
         n.shutdown();
     }
 }
+
+/// A worker that exits when told; its application's restart type decides.
+struct Fragile;
+
+impl nodus::application::Application for Fragile {
+    fn start(
+        &self,
+        ctx: nodus::application::AppContext,
+        _st: nodus::application::StartType,
+    ) -> nodus::application::AppFuture<Result<nodus::Pid, nodus::Term>> {
+        Box::pin(async move {
+            let name = format!("{}_top", ctx.name);
+            let pid = ctx.node.spawn(|mut me| async move {
+                let _ = me.register(&name);
+                let _ = me.recv().await;
+            });
+            Ok(pid)
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_types_decide_what_an_exit_does() {
+    let epmd = support::free_port();
+    for (restart, stops) in [
+        (application::RestartType::Temporary, false),
+        (application::RestartType::Permanent, true),
+    ] {
+        let node = Node::builder(format!("rt_{}@127.0.0.1", restart.as_str()))
+            .cookie("rt")
+            .epmd_port(epmd)
+            .start()
+            .await
+            .expect("node");
+        application::load(&node, AppSpec::new("fragile", Fragile).restart(restart)).expect("load");
+        application::start(&node, "fragile").await.expect("start");
+        assert!(application::which_applications(&node)
+            .iter()
+            .any(|(n, _, _)| n == "fragile"));
+        let mut top = None;
+        for _ in 0..100 {
+            top = node.whereis("fragile_top");
+            if top.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let top = top.expect("running");
+        node.send(&top, nodus::Term::atom("go"))
+            .await
+            .expect("send");
+        let stopped = tokio::time::timeout(Duration::from_secs(5), node.stopped())
+            .await
+            .is_ok();
+        assert_eq!(
+            stopped,
+            stops,
+            "{}: node stopped = {stopped}",
+            restart.as_str()
+        );
+        assert!(!application::which_applications(&node)
+            .iter()
+            .any(|(n, _, _)| n == "fragile"));
+        node.shutdown();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dependencies_start_first_and_env_has_defaults_and_overrides() {
+    let node = Node::builder("deps@127.0.0.1")
+        .cookie("rt")
+        .epmd_port(support::free_port())
+        .start()
+        .await
+        .expect("node");
+    application::load(
+        &node,
+        AppSpec::new("base", Fragile).env("level", nodus::Term::from(1)),
+    )
+    .expect("load");
+    application::load(&node, AppSpec::new("top", Fragile).depends_on(&["base"])).expect("load");
+    application::set_env(&node, "base", "level", nodus::Term::from(2));
+    application::start(&node, "top").await.expect("start");
+    let running: Vec<String> = application::which_applications(&node)
+        .into_iter()
+        .map(|(n, _, _)| n)
+        .collect();
+    assert_eq!(
+        &running[..2],
+        ["top", "base"],
+        "the dependency started first (listed last)"
+    );
+    assert_eq!(
+        application::get_env(&node, "base", "level"),
+        Some(nodus::Term::from(2))
+    );
+    assert_eq!(application::get_env(&node, "base", "nothing"), None);
+    let e = application::start(&node, "absent")
+        .await
+        .expect_err("not loaded");
+    assert!(e.to_string().contains("not_loaded"), "{e}");
+    node.shutdown();
+}

@@ -84,7 +84,7 @@ async fn beam_introspection_works_against_a_nodus_node() {
     assert_eq!(get("stats"), "true");
     assert!(get("stats_bad").contains(":badarg"));
     assert_eq!(get("getpid"), "true");
-    assert_eq!(get("apps"), "[:kernel, :stdlib, :nodus]");
+    assert_eq!(get("apps"), "[:nodus, :stdlib, :kernel]");
     assert_eq!(get("nk_state"), ":\"rti@127.0.0.1\"");
     assert_eq!(get("nk_status"), ":gen_server");
     assert_eq!(get("gl_state"), "[:known, :names, :synced]");

@@ -335,36 +335,40 @@ pub async fn stop(node: &Node, name: &str) -> Result<(), Term> {
 }
 
 /// `application:which_applications/0`: `{Name, Description, Vsn}` of
-/// what runs here, the runtime's own (`kernel`, `stdlib`, `nodus`) first.
+/// what runs here, the last started first, as BEAM lists them (the
+/// runtime's own, `nodus`, `stdlib` and `kernel`, last).
 pub fn which_applications(node: &Node) -> Vec<(String, String, String)> {
     let apps = Apps::of(node);
     let s = apps.lock();
-    let mut v = vec![
-        (
-            "kernel".into(),
-            "ERTS  CXC 138 10 (nodus)".into(),
-            "8.5".into(),
-        ),
-        (
-            "stdlib".into(),
-            "ERTS  CXC 138 10 (nodus)".into(),
-            "4.2".into(),
-        ),
-        (
-            "nodus".into(),
-            "nodus runtime".into(),
-            env!("CARGO_PKG_VERSION").into(),
-        ),
-    ];
-    for r in s.running.iter().rev() {
-        let (d, vsn) = s
-            .specs
-            .get(&r.name)
-            .map_or((r.name.clone(), String::new()), |x| {
-                (x.description.clone(), x.vsn.clone())
-            });
-        v.insert(0, (r.name.clone(), d, vsn));
-    }
+    let mut v: Vec<(String, String, String)> = s
+        .running
+        .iter()
+        .rev()
+        .map(|r| {
+            let (d, vsn) = s
+                .specs
+                .get(&r.name)
+                .map_or((r.name.clone(), String::new()), |x| {
+                    (x.description.clone(), x.vsn.clone())
+                });
+            (r.name.clone(), d, vsn)
+        })
+        .collect();
+    v.push((
+        "nodus".into(),
+        "nodus runtime".into(),
+        env!("CARGO_PKG_VERSION").into(),
+    ));
+    v.push((
+        "stdlib".into(),
+        "ERTS  CXC 138 10 (nodus)".into(),
+        "4.2".into(),
+    ));
+    v.push((
+        "kernel".into(),
+        "ERTS  CXC 138 10 (nodus)".into(),
+        "8.5".into(),
+    ));
     v
 }
 

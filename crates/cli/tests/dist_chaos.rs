@@ -240,7 +240,7 @@ async fn one_instance_through_random_kills_and_restarts() {
         .await;
         // Mostly SIGKILL; every fourth round SIGTERM (a node that stops
         // itself: BEAM's init:stop, nodus start's shutdown).
-        let sig = if (seed >> 40) % 4 == 0 {
+        let sig = if (seed >> 40).is_multiple_of(4) {
             "TERM"
         } else {
             "KILL"

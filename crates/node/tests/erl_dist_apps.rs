@@ -203,3 +203,59 @@ async fn nodus_first_in_the_list() {
     n.shutdown();
     beam_says(&rx, "demo started normal").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn equal_priority_takeover_and_permit_across_kinds() {
+    let (epmd, home) = setup("dac-mixed-ops");
+    let spec = "[{demo, 300, [{'nq1@127.0.0.1', 'eq2@127.0.0.1'}]}]";
+    let log = Log::default();
+    let n = nodus_node(epmd, "nq1@127.0.0.1", spec, &log, None).await;
+    wait_event(&log, "nq1@127.0.0.1 started normal").await;
+    // BEAM of equal priority joins: no takeover, it stands by.
+    let (_e, rx) = beam(epmd, &home, "eq2@127.0.0.1", "nq1@127.0.0.1", spec);
+    support::wait_line(&rx, "beam ready");
+    let info = n
+        .rpc(
+            "eq2@127.0.0.1",
+            "application",
+            "info",
+            vec![],
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("info");
+    assert!(
+        info.to_string()
+            .contains("{demo,{distributed,'nq1@127.0.0.1'}}"),
+        "BEAM stands by for nq1: {info}"
+    );
+    // application:takeover/2 on BEAM moves it there.
+    let r = n
+        .rpc(
+            "eq2@127.0.0.1",
+            "application",
+            "takeover",
+            vec![nodus::Term::atom("demo"), nodus::Term::atom("temporary")],
+            Duration::from_secs(30),
+        )
+        .await
+        .expect("takeover");
+    assert!(r.is_atom("ok"), "{r}");
+    beam_says(&rx, "demo started {takeover,'nq1@127.0.0.1'}").await;
+    wait_event(&log, "nq1@127.0.0.1 stopped").await;
+    // application::takeover from nodus moves it back.
+    application::takeover(&n, "demo", application::RestartType::Temporary)
+        .await
+        .expect("takeover back");
+    wait_event(&log, "nq1@127.0.0.1 started {takeover,'eq2@127.0.0.1'}").await;
+    beam_says(&rx, "demo stopped").await;
+    // permit(demo, false) here hands it to BEAM (which, as OTP's dist_ac
+    // does, starts it as a takeover from the node that ran it).
+    application::permit(&n, "demo", false)
+        .await
+        .expect("permit");
+    beam_says(&rx, "demo started {takeover,'nq1@127.0.0.1'}").await;
+    wait_events(&log, "nq1@127.0.0.1 stopped", 2).await;
+    assert!(n.whereis("demo_worker").is_none());
+    n.shutdown();
+}

@@ -5,25 +5,11 @@
 //! `{failover, Node}`; SIGTERM of the runner fails it over too; a node
 //! whose `distributed` entry differs is reported as OTP reports it.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 mod support;
-use support::{spawn, Proc, World};
-
-fn example() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_BIN_EXE_nodus"))
-        .parent()
-        .expect("target dir")
-        .join("examples/dist_app");
-    assert!(
-        p.exists(),
-        "{} is missing: cargo build --release -p nodus-cli --examples",
-        p.display()
-    );
-    p
-}
+use support::{dist_app_example as example, spawn, Proc, World};
 
 fn start(w: &World, name: &str, config: &std::path::Path) -> Proc {
     let mut cmd = Command::new(example());

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use nodus::{Node, Term};
 
 mod support;
-use support::{spawn, Proc, World};
+use support::{dist_app_example as example, spawn, Proc, World};
 
 const NODES: [&str; 4] = [
     "n1@127.0.0.1",
@@ -32,19 +32,6 @@ const NODES: [&str; 4] = [
 const RESTART_MS: u64 = 500;
 /// After the runner is killed, demo runs again within RESTART_MS + this.
 const FAILOVER_BOUND: Duration = Duration::from_secs(3);
-
-fn example() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_BIN_EXE_nodus"))
-        .parent()
-        .expect("target dir")
-        .join("examples/dist_app");
-    assert!(
-        p.exists(),
-        "{} is missing: cargo build --release -p nodus-cli --examples",
-        p.display()
-    );
-    p
-}
 
 struct Chaos {
     w: World,

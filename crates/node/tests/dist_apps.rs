@@ -11,7 +11,7 @@ use nodus::application::{self, AppSpec, DistSpec, Whereabouts};
 use nodus::Node;
 
 mod support;
-use support::demo_app::{Demo, Log};
+use support::demo_app::{whereabouts, Demo, Log};
 
 struct Cluster {
     epmd: u16,
@@ -79,15 +79,6 @@ impl Cluster {
 
 fn runs_here(node: &Node) -> bool {
     node.whereis("demo_worker").is_some()
-}
-
-async fn whereabouts(node: &Node) -> Whereabouts {
-    application::distributed(node)
-        .await
-        .into_iter()
-        .find(|(n, _, _)| n == "demo")
-        .map(|(_, w, _)| w)
-        .expect("demo is distributed")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

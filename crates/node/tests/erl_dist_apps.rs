@@ -13,7 +13,7 @@ use nodus::application::{self, AppSpec, DistSpec, Whereabouts};
 use nodus::Node;
 
 mod support;
-use support::demo_app::{Demo, Log};
+use support::demo_app::{whereabouts, Demo, Log};
 
 const COOKIE: &str = "dac";
 
@@ -131,15 +131,6 @@ async fn beam_says(rx: &mpsc::Receiver<String>, want: &str) {
             Err(e) => panic!("erl ended before printing {want:?}: {e}"),
         }
     }
-}
-
-async fn whereabouts(node: &Node) -> Whereabouts {
-    application::distributed(node)
-        .await
-        .into_iter()
-        .find(|(n, _, _)| n == "demo")
-        .map(|(_, w, _)| w)
-        .expect("demo is distributed")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

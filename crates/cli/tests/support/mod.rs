@@ -256,3 +256,18 @@ impl Drop for World {
 pub fn seed() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed/sys.config")
 }
+
+/// The `dist_app` example beside the `nodus` binary (built by `cargo
+/// test`, or `cargo build --release -p nodus-cli --examples`).
+pub fn dist_app_example() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_BIN_EXE_nodus"))
+        .parent()
+        .expect("target dir")
+        .join("examples/dist_app");
+    assert!(
+        p.exists(),
+        "{} is missing: cargo build --release -p nodus-cli --examples",
+        p.display()
+    );
+    p
+}

@@ -640,12 +640,20 @@ impl DistAc {
                     self.ac_started(kind, &name, &n).await;
                     return (Id::Distributed(n), false);
                 }
-                Found::Ok(n) => {
-                    if self.appl(&name).map(|x| &x.id) == Some(&Id::Distributed(n.clone())) {
-                        self.ac_started(kind, &name, &n).await;
-                        return (Id::Distributed(n), false);
+                found @ (Found::Ok(_) | Found::NotStarted) => {
+                    // wait_dist_start/7 for the chosen node, or
+                    // wait_dist_start2/6 for whichever starts it.
+                    let node = match found {
+                        Found::Ok(n) => Some(n),
+                        _ => None,
+                    };
+                    if let Some(n) = node.as_ref().filter(|n| {
+                        self.appl(&name).map(|x| &x.id) == Some(&Id::Distributed((*n).clone()))
+                    }) {
+                        self.ac_started(kind, &name, n).await;
+                        return (Id::Distributed(n.clone()), false);
                     }
-                    match self.wait_dist_start(Some(&n), &name).await {
+                    match self.wait_dist_start(node.as_ref(), &name).await {
                         Waited::Started(n) => {
                             self.ac_started(kind, &name, &n).await;
                             return (Id::Distributed(n), false);
@@ -657,17 +665,6 @@ impl DistAc {
                         Waited::Down(n) => permitted.retain(|x| *x != n),
                     }
                 }
-                Found::NotStarted => match self.wait_dist_start(None, &name).await {
-                    Waited::Started(n) => {
-                        self.ac_started(kind, &name, &n).await;
-                        return (Id::Distributed(n), false);
-                    }
-                    Waited::Failed(n, r) => {
-                        self.ac_error(kind, &name, t(vec![at(&n), r])).await;
-                        return (ap.id.clone(), false);
-                    }
-                    Waited::Down(n) => permitted.retain(|x| *x != n),
-                },
                 Found::NoPermission => {
                     self.ac_not_started(kind, &name).await;
                     return (Id::Undefined, false);

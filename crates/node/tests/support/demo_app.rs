@@ -77,3 +77,13 @@ impl Application for Demo {
         })
     }
 }
+
+/// Where this node's dist_ac says `demo` runs.
+pub async fn whereabouts(node: &nodus::Node) -> nodus::application::Whereabouts {
+    nodus::application::distributed(node)
+        .await
+        .into_iter()
+        .find(|(n, _, _)| n == "demo")
+        .map(|(_, w, _)| w)
+        .expect("demo is distributed")
+}

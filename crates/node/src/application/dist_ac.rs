@@ -945,7 +945,21 @@ impl DistAc {
 
     // ------------------------------------------------------------ the AC part
 
-    fn start_instance(&self, app: &Atom, st: StartType) {
+    /// Starts the instance here as `st` (in a task: the start and its
+    /// phases may take time while this process answers its peers), then
+    /// tells itself `{ac_application_run, App, Res}`; an instance that
+    /// runs already is acknowledged at once, as OTP's controller does.
+    async fn start_instance(&self, app: &Atom, st: StartType) {
+        if instance::is_running(&self.node, app.as_str()) {
+            let _ = self
+                .node
+                .send(
+                    self.me.pid(),
+                    t(vec![a("ac_application_run"), at(app), a("ok")]),
+                )
+                .await;
+            return;
+        }
         let node = self.node.clone();
         let me = self.me.pid().clone();
         let app = app.clone();
@@ -961,17 +975,7 @@ impl DistAc {
     }
 
     async fn ac_start_it(&mut self, _kind: Kind, app: &Atom) {
-        if instance::is_running(&self.node, app.as_str()) {
-            let _ = self
-                .node
-                .send(
-                    self.me.pid(),
-                    t(vec![a("ac_application_run"), at(app), a("ok")]),
-                )
-                .await;
-        } else {
-            self.start_instance(app, StartType::Normal);
-        }
+        self.start_instance(app, StartType::Normal).await;
     }
 
     async fn ac_started(&mut self, kind: Kind, app: &Atom, _n: &Atom) {
@@ -1019,30 +1023,11 @@ impl DistAc {
     }
 
     async fn ac_takeover(&mut self, _kind: Kind, app: &Atom, from: &Atom) {
-        if instance::is_running(&self.node, app.as_str()) {
-            let _ = self
-                .node
-                .send(
-                    self.me.pid(),
-                    t(vec![a("ac_application_run"), at(app), a("ok")]),
-                )
-                .await;
-        } else {
-            self.start_instance(app, StartType::Takeover(from.clone()));
-        }
+        self.start_instance(app, StartType::Takeover(from.clone()))
+            .await;
     }
 
     async fn ac_failover(&mut self, app: &Atom, from: &Atom) {
-        if instance::is_running(&self.node, app.as_str()) {
-            let _ = self
-                .node
-                .send(
-                    self.me.pid(),
-                    t(vec![a("ac_application_run"), at(app), a("ok")]),
-                )
-                .await;
-            return;
-        }
         let phases = Apps::of(&self.node).spec(app.as_str()).is_some_and(|s| {
             let ctx = super::AppContext {
                 node: self.node.clone(),
@@ -1055,7 +1040,7 @@ impl DistAc {
         } else {
             StartType::Normal
         };
-        self.start_instance(app, st);
+        self.start_instance(app, st).await;
     }
 
     // ------------------------------------------------------------ helpers

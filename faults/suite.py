@@ -180,7 +180,16 @@ class Env:
 
     def epmd_server(self, netns=None):
         p = Proc([NODUS, "epmd", "--port", str(self.epmd)], self.env, netns)
-        time.sleep(0.3)
+        # Ready once it accepts (inside the namespace when there is one).
+        probe = ["python3", "-c", "import socket,sys; socket.create_connection"
+                 f"(('127.0.0.1', {self.epmd}), 1).close()"]
+        if netns:
+            probe = ["ip", "netns", "exec", netns] + probe
+        deadline = time.time() + 30
+        while subprocess.run(probe, capture_output=True).returncode != 0:
+            if time.time() > deadline or p.p.poll() is not None:
+                raise RuntimeError(f"nodus epmd on port {self.epmd} did not start: {p.lines()}")
+            time.sleep(0.05)
         return p
 
     def peer(self, kind, name, netns=None, ticktime=None, connect=None, stream=None):

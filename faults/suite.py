@@ -409,15 +409,20 @@ def burst(port, n):
 KINDS = ("nodus", "beam")
 
 
+def ns_pair(net, tag, prefix):
+    """A private Env with an EPMD in each namespace, and the names of the
+    two nodes (`PREFIXx` in namespace a, `PREFIXy` in b)."""
+    env = Env(tag, EPMD)
+    env.epmd_server(net.a)
+    env.epmd_server(net.b)
+    return env, f"{prefix}x@{net.ip[net.a]}", f"{prefix}y@{net.ip[net.b]}"
+
+
 def scenario_partition(net):
     print("== partition (netns + nft), net_ticktime 4", flush=True)
     res = {}
     for kind in KINDS:
-        env = Env(f"part-{kind}", EPMD)
-        env.epmd_server(net.a)
-        env.epmd_server(net.b)
-        x = f"px@{net.ip[net.a]}"
-        y = f"py@{net.ip[net.b]}"
+        env, x, y = ns_pair(net, f"part-{kind}", "p")
         px = env.peer(kind, x, net.a, ticktime=4, connect=y)
         py = env.peer(kind, y, net.b, ticktime=4, connect=x)
         ok = px.wait(rf"^up {re.escape(y)} ", 20) and py.wait(rf"^up {re.escape(x)} ", 20)
@@ -451,11 +456,7 @@ def scenario_sigstop(net):
     print("== SIGSTOP of a peer, net_ticktime 4", flush=True)
     res = {}
     for kind in KINDS:
-        env = Env(f"stop-{kind}", EPMD)
-        env.epmd_server(net.a)
-        env.epmd_server(net.b)
-        x = f"sx@{net.ip[net.a]}"
-        y = f"sy@{net.ip[net.b]}"
+        env, x, y = ns_pair(net, f"stop-{kind}", "s")
         px = env.peer(kind, x, net.a, ticktime=4, connect=y)
         py = env.peer(kind, y, net.b, ticktime=4)
         check(px.wait(rf"^up {re.escape(y)} ", 20) is not None, f"{kind}: connected")
@@ -482,11 +483,7 @@ def scenario_sigkill(net):
     res = {}
     for sender in KINDS:
         for receiver in KINDS:
-            env = Env(f"kill-{sender}-{receiver}", EPMD)
-            env.epmd_server(net.a)
-            env.epmd_server(net.b)
-            x = f"kx@{net.ip[net.a]}"
-            y = f"ky@{net.ip[net.b]}"
+            env, x, y = ns_pair(net, f"kill-{sender}-{receiver}", "k")
             py = env.peer(receiver, y, net.b)
             px = env.peer(sender, x, net.a, stream=(y, 50_000_000))
             got = py.wait(r"^got 200000 ", 60)

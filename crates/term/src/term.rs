@@ -272,8 +272,9 @@ impl Term {
     }
 
     /// The atom `name`, or why it cannot be one (more than 255
-    /// characters): the constructor for names that come from input.
-    pub fn try_atom(name: &str) -> Result<Term, crate::atom::AtomTooLong> {
+    /// characters, or the atom table full): the constructor for names
+    /// that come from input.
+    pub fn try_atom(name: &str) -> Result<Term, crate::atom::AtomError> {
         Atom::try_new(name).map(Term::Atom)
     }
 

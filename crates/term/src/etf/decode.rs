@@ -12,7 +12,7 @@ use num_bigint::{BigInt, Sign};
 use super::error::{DecodeError, DecodeErrorKind as K};
 use super::limits::Limits;
 use super::tags;
-use crate::atom::{Atom, MAX_ATOM_CHARS};
+use crate::atom::{Atom, AtomError, MAX_ATOM_CHARS};
 use crate::term::{BitString, ExternalFun, LocalFun, Map, Pid, Port, Reference, Term};
 
 /// Decodes one term that starts with the version byte 131 and fills the
@@ -402,11 +402,11 @@ impl<'a> Decoder<'a> {
                     return Err(self.err(K::InvalidUtf8Atom));
                 }
             };
-            return match super::atom_cache::lookup(s) {
+            return match Atom::try_new(s) {
                 Ok(a) => Ok(a),
                 Err(e) => {
                     self.pos = text_at;
-                    Err(self.err(K::AtomTooLong(e.chars)))
+                    Err(self.err(atom_error(e)))
                 }
             };
         }
@@ -416,7 +416,7 @@ impl<'a> Decoder<'a> {
             return Err(self.err(K::AtomTooLong(len)));
         }
         let s: String = raw.iter().map(|&b| char::from(b)).collect();
-        Atom::try_new(&s).map_err(|e| self.err(K::AtomTooLong(e.chars)))
+        Atom::try_new(&s).map_err(|e| self.err(atom_error(e)))
     }
 
     fn list(&mut self) -> R<Term> {
@@ -627,5 +627,13 @@ impl<'a> Decoder<'a> {
         }
         self.pos += consumed;
         Ok(t)
+    }
+}
+
+/// The decode error for a text that cannot be an atom.
+fn atom_error(e: AtomError) -> K {
+    match e {
+        AtomError::TooLong { chars } => K::AtomTooLong(chars),
+        AtomError::TableFull { limit } => K::AtomTableFull(limit),
     }
 }

@@ -38,6 +38,8 @@ pub enum DecodeErrorKind {
     },
     /// An atom of more than 255 characters.
     AtomTooLong(usize),
+    /// A new atom when the atom table is full (its size).
+    AtomTableFull(usize),
     /// An atom whose bytes are not UTF-8.
     InvalidUtf8Atom,
     /// `ATOM_CACHE_REF` with no cache or an empty slot.
@@ -74,6 +76,7 @@ impl fmt::Display for DecodeErrorKind {
             TooDeep(d) => write!(f, "nesting deeper than the limit of {d}"),
             TooLarge { size, limit } => write!(f, "size {size} is over the limit of {limit} bytes"),
             AtomTooLong(n) => write!(f, "atom of {n} characters (at most 255)"),
+            AtomTableFull(n) => write!(f, "a new atom, and the atom table is full ({n} atoms)"),
             InvalidUtf8Atom => write!(f, "atom text is not valid UTF-8"),
             BadAtomCacheRef(i) => write!(f, "atom cache reference {i} names no cached atom"),
             BadFloat => write!(f, "float is NaN, infinite or unreadable"),

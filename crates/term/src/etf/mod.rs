@@ -1,7 +1,6 @@
 //! The External Term Format: what `term_to_binary/1` writes and
 //! `binary_to_term/1` reads, and what every distribution message carries.
 
-mod atom_cache;
 mod decode;
 mod encode;
 mod error;

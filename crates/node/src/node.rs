@@ -489,6 +489,11 @@ impl Node {
     pub async fn send(&self, to: &Pid, msg: Term) -> Result<(), Error> {
         if to.node == self.0.name {
             self.deliver_local(to, msg);
+            // A send costs the sender some of its task's budget, as a send
+            // costs reductions on BEAM: a process that sends in a loop
+            // yields now and then, so its receivers run and keep their
+            // queues short instead of the sender filling memory.
+            crate::erts::reductions::charge_send().await;
             return Ok(());
         }
         self.send_remote(&to.node, Control::Send { to: to.clone() }, msg)

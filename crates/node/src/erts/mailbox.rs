@@ -1,9 +1,14 @@
 //! A process's mailbox: a queue of terms with one reader. Answers to the
-//! message queue of an ERTS process (`erts_queue_message`).
+//! message queue of an ERTS process (`erts_queue_message`), which also
+//! keeps an outer queue that senders append to and an inner one that the
+//! owner reads.
 //!
-//! Many senders push under a short lock; the one owner pops, and sleeps on
-//! a waker when the queue is empty. An empty mailbox allocates nothing, so
-//! an idle process costs a few words here.
+//! Many senders push on the outer queue under a short lock; the one owner
+//! reads the inner queue, and when it is empty takes the whole outer
+//! queue in one swap, so a burst of messages costs the owner one shared
+//! lock, not one per message. It sleeps on a waker when both are empty.
+//! An empty mailbox allocates nothing, so an idle process costs a few
+//! words here.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -14,7 +19,7 @@ use nodus_term::Term;
 use crate::node::lock;
 
 #[derive(Default)]
-struct State {
+struct Outer {
     queue: VecDeque<Term>,
     waker: Option<Waker>,
     closed: bool,
@@ -23,7 +28,9 @@ struct State {
 /// The queue of one process.
 #[derive(Default)]
 pub(crate) struct Mailbox {
-    state: Mutex<State>,
+    outer: Mutex<Outer>,
+    /// Taken by the owner (and by `len`), never by a sender.
+    inner: Mutex<VecDeque<Term>>,
 }
 
 impl Mailbox {
@@ -31,7 +38,7 @@ impl Mailbox {
     /// dropped, as a send to a dead pid is).
     pub(crate) fn push(&self, msg: Term) -> bool {
         let waker = {
-            let mut st = lock(&self.state);
+            let mut st = lock(&self.outer);
             if st.closed {
                 return false;
             }
@@ -47,9 +54,15 @@ impl Mailbox {
     /// The oldest message, or `Pending` (the waker is kept), or `None`
     /// once closed and empty.
     pub(crate) fn poll_pop(&self, cx: &mut Context<'_>) -> Poll<Option<Term>> {
-        let mut st = lock(&self.state);
-        if let Some(m) = st.queue.pop_front() {
+        let mut inner = lock(&self.inner);
+        if let Some(m) = inner.pop_front() {
             return Poll::Ready(Some(m));
+        }
+        let mut st = lock(&self.outer);
+        if !st.queue.is_empty() {
+            std::mem::swap(&mut st.queue, &mut *inner);
+            drop(st);
+            return Poll::Ready(inner.pop_front());
         }
         if st.closed {
             return Poll::Ready(None);
@@ -63,22 +76,31 @@ impl Mailbox {
 
     /// The oldest message, if any, without waiting.
     pub(crate) fn try_pop(&self) -> Option<Term> {
-        lock(&self.state).queue.pop_front()
+        let mut inner = lock(&self.inner);
+        if let Some(m) = inner.pop_front() {
+            return Some(m);
+        }
+        let mut st = lock(&self.outer);
+        std::mem::swap(&mut st.queue, &mut *inner);
+        drop(st);
+        inner.pop_front()
     }
 
     /// Messages waiting (`message_queue_len`).
     pub(crate) fn len(&self) -> usize {
-        lock(&self.state).queue.len()
+        let inner = lock(&self.inner);
+        inner.len() + lock(&self.outer).queue.len()
     }
 
     /// Closes the mailbox: later pushes fail, queued messages are
     /// dropped, and a waiting owner wakes up to `None`.
     pub(crate) fn close(&self) {
         let (waker, _dropped) = {
-            let mut st = lock(&self.state);
+            let mut st = lock(&self.outer);
             st.closed = true;
             (st.waker.take(), std::mem::take(&mut st.queue))
         };
+        let _dropped_inner = std::mem::take(&mut *lock(&self.inner));
         if let Some(w) = waker {
             w.wake();
         }
@@ -86,6 +108,6 @@ impl Mailbox {
 
     /// True once closed.
     pub(crate) fn is_closed(&self) -> bool {
-        lock(&self.state).closed
+        lock(&self.outer).closed
     }
 }

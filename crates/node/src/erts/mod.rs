@@ -15,6 +15,7 @@ pub(crate) mod mailbox;
 pub(crate) mod node_monitor;
 pub(crate) mod process_ref;
 pub(crate) mod ptab;
+pub(crate) mod reductions;
 pub(crate) mod registry;
 pub(crate) mod signals;
 pub(crate) mod spawn;

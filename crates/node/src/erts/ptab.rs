@@ -109,8 +109,29 @@ pub(crate) struct ProcEntry {
     pub(crate) state: Mutex<ProcState>,
 }
 
+/// Hashes a process id with one multiplication (ids are dense and not
+/// chosen by anyone outside, so SipHash's resistance buys nothing here).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type IdMap = HashMap<u32, Arc<ProcEntry>, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// One shard of the table.
-type Shard = RwLock<HashMap<u32, Arc<ProcEntry>>>;
+type Shard = RwLock<IdMap>;
 
 /// The table of live processes.
 pub(crate) struct ProcTable {

@@ -1,0 +1,32 @@
+//! What a local send costs its sender: BEAM charges reductions for a send
+//! and preempts a process whose reductions run out, so a process sending
+//! in a loop lets its receivers run. A nodus process is a task that is
+//! only ever preempted at an `.await`; a local send is one that never
+//! waits, so this counts sends on the worker thread and yields every
+//! [`SENDS_PER_SLICE`].
+
+use std::cell::Cell;
+
+/// Local sends a task may make before it yields its worker.
+pub(crate) const SENDS_PER_SLICE: u32 = 1024;
+
+thread_local! {
+    static SENT: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Counts one local send, and yields when the slice is used up.
+pub(crate) async fn charge_send() {
+    let spent = SENT.with(|c| {
+        let n = c.get() + 1;
+        if n >= SENDS_PER_SLICE {
+            c.set(0);
+            true
+        } else {
+            c.set(n);
+            false
+        }
+    });
+    if spent {
+        tokio::task::yield_now().await;
+    }
+}

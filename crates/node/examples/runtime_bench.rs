@@ -6,12 +6,18 @@
 //! `runtime_bench EPMD_PORT [PROCESSES]` (default 1,000,000 processes).
 //! Runs on tokio's multi-thread runtime with 2 workers (BEAM has 2
 //! schedulers on these machines); `NODUS_RUNTIME=current` runs it on one
-//! thread.
+//! thread. The sender and the caller are spawned nodus processes, as in
+//! BEAM's side (`bench/runtime_bench.erl`), and the binary uses mimalloc
+//! as its allocator, as the `nodus` CLI does. `NODUS_BENCH_ONLY=spawn,send,call`
+//! runs the named phases only.
 
 use std::time::{Duration, Instant};
 
 use nodus::gen_server::{self, CallReply, GenServer, Options, ReplyTo};
 use nodus::{Node, Process, Term};
+
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const SENDS: usize = 2_000_000;
 const CALLS: usize = 100_000;
@@ -48,23 +54,31 @@ impl GenServer for Srv {
     }
 }
 
-async fn calls(node: &Node, to: gen_server::ServerRef, n: usize) -> (f64, f64) {
-    let mut me = node.process();
-    let t = Duration::from_secs(10);
-    for _ in 0..1000 {
-        let _ = gen_server::call_term(&mut me, to.clone(), Term::atom("ping"), t).await;
-    }
-    let mut lat = Vec::with_capacity(n);
-    let start = Instant::now();
-    for _ in 0..n {
-        let t0 = Instant::now();
-        let r = gen_server::call_term(&mut me, to.clone(), Term::atom("ping"), t).await;
-        lat.push(t0.elapsed());
-        assert!(r.is_ok(), "call failed: {r:?}");
-    }
-    let total = start.elapsed().as_secs_f64();
-    lat.sort();
-    (lat[n / 2].as_secs_f64() * 1e6, n as f64 / total)
+/// `n` calls from a process of `node` to `to`: (p50 in µs, calls/s).
+async fn calls(
+    node: &Node,
+    to: gen_server::ServerRef,
+    n: usize,
+) -> Result<(f64, f64), tokio::sync::oneshot::error::RecvError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    node.spawn(move |mut me| async move {
+        let t = Duration::from_secs(10);
+        for _ in 0..1000 {
+            let _ = gen_server::call_term(&mut me, to.clone(), Term::atom("ping"), t).await;
+        }
+        let mut lat = Vec::with_capacity(n);
+        let start = Instant::now();
+        for _ in 0..n {
+            let t0 = Instant::now();
+            let r = gen_server::call_term(&mut me, to.clone(), Term::atom("ping"), t).await;
+            lat.push(t0.elapsed());
+            assert!(r.is_ok(), "call failed: {r:?}");
+        }
+        let total = start.elapsed().as_secs_f64();
+        lat.sort();
+        let _ = tx.send((lat[n / 2].as_secs_f64() * 1e6, n as f64 / total));
+    });
+    rx.await
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -98,6 +112,26 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
 
     // Spawn rate and memory per idle process: N processes waiting in recv.
+    if only("spawn") {
+        spawn_phase(&node, n).await?;
+    }
+    if only("send") {
+        send_phase(&node).await?;
+    }
+    if only("call") {
+        call_phase(&node, epmd).await?;
+    }
+    node.shutdown();
+    Ok(())
+}
+
+/// True when `NODUS_BENCH_ONLY` (a comma-separated list of `spawn`,
+/// `send`, `call`) is unset or names `phase`.
+fn only(phase: &str) -> bool {
+    std::env::var("NODUS_BENCH_ONLY").map_or(true, |v| v.split(',').any(|p| p == phase))
+}
+
+async fn spawn_phase(node: &Node, n: usize) -> Result<(), Box<dyn std::error::Error>> {
     let before = rss_bytes();
     let start = Instant::now();
     let mut pids = Vec::with_capacity(n);
@@ -120,33 +154,41 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     drop(pids);
     tokio::time::sleep(Duration::from_millis(500)).await;
+    Ok(())
+}
 
-    // Local send throughput: one sender, one receiver.
-    let (rx_pid, done) = node.spawn_monitor(|mut me| async move {
-        let mut got = 0usize;
-        while got < SENDS {
-            if me.recv().await.is_none() {
-                break;
+async fn send_phase(node: &Node) -> Result<(), Box<dyn std::error::Error>> {
+    // Local send throughput: one sender, one receiver, both processes
+    // (as on BEAM, where the sender is the benchmark's process).
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    node.spawn(move |me| async move {
+        let (rx_pid, done) = me.node().spawn_monitor(|mut me| async move {
+            let mut got = 0usize;
+            while got < SENDS {
+                if me.recv().await.is_none() {
+                    break;
+                }
+                got += 1;
             }
-            got += 1;
+        });
+        let start = Instant::now();
+        let msg = Term::Tuple(vec![Term::atom("msg"), Term::Int(1)]);
+        for _ in 0..SENDS {
+            let _ = me.send(&rx_pid, msg.clone()).await;
         }
+        done.await;
+        let _ = tx.send(SENDS as f64 / start.elapsed().as_secs_f64());
     });
-    let start = Instant::now();
-    let msg = Term::Tuple(vec![Term::atom("msg"), Term::Int(1)]);
-    for _ in 0..SENDS {
-        node.send(&rx_pid, msg.clone()).await?;
-    }
-    done.await;
-    println!(
-        "result local_send_per_s {:.0}",
-        SENDS as f64 / start.elapsed().as_secs_f64()
-    );
+    println!("result local_send_per_s {:.0}", rx.await?);
+    Ok(())
+}
 
-    // Local gen_server calls.
-    let srv = gen_server::start::<Srv>(&node, (), Options::named("srv"))
+async fn call_phase(node: &Node, epmd: u16) -> Result<(), Box<dyn std::error::Error>> {
+    // Local gen_server calls, made by a process.
+    let srv = gen_server::start::<Srv>(node, (), Options::named("srv"))
         .await
         .map_err(|r| r.to_string())?;
-    let (p50, rate) = calls(&node, gen_server::ServerRef::Pid(srv), CALLS).await;
+    let (p50, rate) = calls(node, gen_server::ServerRef::Pid(srv), CALLS).await?;
     println!("result local_call_p50_us {p50:.2}");
     println!("result local_calls_per_s {rate:.0}");
 
@@ -157,10 +199,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .start()
         .await?;
     let to = gen_server::ServerRef::Remote(nodus::Atom::new("srv"), node.name().clone());
-    let (p50, rate) = calls(&node2, to, REMOTE_CALLS).await;
+    let (p50, rate) = calls(&node2, to, REMOTE_CALLS).await?;
     println!("result remote_call_p50_us {p50:.2}");
     println!("result remote_calls_per_s {rate:.0}");
     node2.shutdown();
-    node.shutdown();
     Ok(())
 }

@@ -43,27 +43,63 @@ impl Process {
     /// The next message, oldest first; `None` once the process has been
     /// ended (by an exit signal, or the node stopping).
     pub async fn recv(&mut self) -> Option<Term> {
-        if let Some(m) = self.saved.pop_front() {
-            return Some(m);
-        }
-        let entry = &self.entry;
-        std::future::poll_fn(|cx| entry.mailbox.poll_pop(cx)).await
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
 
     /// The next message, polled: for [`futures_core::Stream`]s built on a
     /// process. `Ready(None)` once the process has been ended.
     pub fn poll_recv(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Term>> {
-        if let Some(m) = self.saved.pop_front() {
-            return std::task::Poll::Ready(Some(m));
+        use std::task::Poll;
+        if self.entry.mailbox.is_closed() {
+            self.saved.clear();
+            return Poll::Ready(None);
         }
-        self.entry.mailbox.poll_pop(cx)
+        if self.saved.is_empty() {
+            match self.entry.mailbox.poll_take(cx, &mut self.saved) {
+                Poll::Ready(true) => {}
+                Poll::Ready(false) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(self.pop(0))
+    }
+
+    /// Takes message `i` of the process's own queue, saying the new
+    /// length to the mailbox (for `message_queue_len`).
+    fn pop(&mut self, i: usize) -> Option<Term> {
+        let m = if i == 0 {
+            self.saved.pop_front()
+        } else {
+            self.saved.remove(i)
+        };
+        self.entry.mailbox.set_owned(self.saved.len());
+        m
+    }
+
+    /// Moves what senders have queued to the process's own queue; false
+    /// when there was nothing.
+    pub(crate) fn take_queued(&mut self) -> bool {
+        let got = self.entry.mailbox.take(&mut self.saved);
+        if got {
+            self.entry.mailbox.set_owned(self.saved.len());
+        }
+        got
     }
 
     /// The next message if one is waiting (`receive ... after 0`).
     pub fn try_recv(&mut self) -> Option<Term> {
-        self.saved
-            .pop_front()
-            .or_else(|| self.entry.mailbox.try_pop())
+        if self.saved.is_empty() && !self.take_queued() {
+            return None;
+        }
+        self.pop(0)
+    }
+
+    /// The oldest message already here for which `pred` holds, without
+    /// waiting.
+    pub(crate) fn try_recv_match(&mut self, pred: impl Fn(&Term) -> bool) -> Option<Term> {
+        self.take_queued();
+        let i = self.saved.iter().position(pred)?;
+        self.pop(i)
     }
 
     /// The oldest message for which `pred` holds, waiting at most
@@ -75,14 +111,15 @@ impl Process {
         timeout: Duration,
     ) -> Option<Term> {
         if let Some(i) = self.saved.iter().position(&pred) {
-            return self.saved.remove(i);
+            return self.pop(i);
         }
         // What is already queued needs no timer.
-        while let Some(m) = self.entry.mailbox.try_pop() {
-            if pred(&m) {
-                return Some(m);
+        let mut scanned = self.saved.len();
+        if self.take_queued() {
+            if let Some(i) = self.saved.iter().skip(scanned).position(&pred) {
+                return self.pop(scanned + i);
             }
-            self.saved.push_back(m);
+            scanned = self.saved.len();
         }
         // A timeout too long to add to the clock waits forever.
         let deadline = tokio::time::Instant::now()
@@ -90,18 +127,24 @@ impl Process {
             .unwrap_or_else(|| tokio::time::Instant::now() + FOREVER);
         loop {
             let entry = &self.entry;
-            let next = std::future::poll_fn(|cx| entry.mailbox.poll_pop(cx));
+            let saved = &mut self.saved;
+            let next = std::future::poll_fn(|cx| entry.mailbox.poll_take(cx, saved));
             match tokio::time::timeout_at(deadline, next).await {
-                Ok(Some(m)) if pred(&m) => return Some(m),
-                Ok(Some(m)) => self.saved.push_back(m),
-                Ok(None) | Err(_) => return None,
+                Ok(true) => {
+                    if let Some(i) = self.saved.iter().skip(scanned).position(&pred) {
+                        return self.pop(scanned + i);
+                    }
+                    scanned = self.saved.len();
+                    self.entry.mailbox.set_owned(scanned);
+                }
+                Ok(false) | Err(_) => return None,
             }
         }
     }
 
     /// Messages waiting in the mailbox (`message_queue_len`).
     pub fn queue_len(&self) -> usize {
-        self.saved.len() + self.entry.mailbox.len()
+        self.entry.mailbox.len()
     }
 
     /// Sends `msg` to `to` (`To ! Msg`); see [`Node::send`].
@@ -136,13 +179,10 @@ impl Process {
     /// stays in the mailbox.
     pub fn demonitor(&mut self, reference: &Term) {
         self.node.demonitor(reference);
+        self.take_queued();
         let is_down = |m: &Term| matches!(m.as_tuple(), Some([d, r, ..]) if d.is_atom("DOWN") && r == reference);
         self.saved.retain(|m| !is_down(m));
-        while let Some(m) = self.entry.mailbox.try_pop() {
-            if !is_down(&m) {
-                self.saved.push_back(m);
-            }
-        }
+        self.entry.mailbox.set_owned(self.saved.len());
     }
 
     /// `alias()`: a reference that other processes, here or on BEAM nodes,

@@ -1,16 +1,18 @@
-//! A process's mailbox: a queue of terms with one reader. Answers to the
-//! message queue of an ERTS process (`erts_queue_message`), which also
-//! keeps an outer queue that senders append to and an inner one that the
-//! owner reads.
+//! A process's mailbox: the queue that senders append to. Answers to the
+//! outer message queue of an ERTS process (`erts_queue_message`); the
+//! inner queue, the one the owner reads and scans in a selective receive,
+//! is the owner's own ([`crate::Process`] keeps it, no lock).
 //!
-//! Many senders push on the outer queue under a short lock; the one owner
-//! reads the inner queue, and when it is empty takes the whole outer
-//! queue in one swap, so a burst of messages costs the owner one shared
-//! lock, not one per message. It sleeps on a waker when both are empty.
-//! An empty mailbox allocates nothing, so an idle process costs a few
-//! words here.
+//! Senders push under a short lock. The owner, when its own queue is
+//! used up, takes the whole sender queue in one swap, so a burst of
+//! messages costs it one shared lock, not one per message; it sleeps on
+//! a waker when both are empty. The owner publishes the length of its own
+//! queue (a relaxed store) so that `message_queue_len` counts both. An
+//! empty mailbox allocates nothing: an idle process costs a few words
+//! here.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 
@@ -22,15 +24,16 @@ use crate::node::lock;
 struct Outer {
     queue: VecDeque<Term>,
     waker: Option<Waker>,
-    closed: bool,
 }
 
 /// The queue of one process.
 #[derive(Default)]
 pub(crate) struct Mailbox {
     outer: Mutex<Outer>,
-    /// Taken by the owner (and by `len`), never by a sender.
-    inner: Mutex<VecDeque<Term>>,
+    /// Set once, by `close`; read without the lock.
+    closed: AtomicBool,
+    /// The length of the owner's own queue, as the owner last said.
+    owned: AtomicUsize,
 }
 
 impl Mailbox {
@@ -39,7 +42,7 @@ impl Mailbox {
     pub(crate) fn push(&self, msg: Term) -> bool {
         let waker = {
             let mut st = lock(&self.outer);
-            if st.closed {
+            if self.closed.load(Ordering::Relaxed) {
                 return false;
             }
             st.queue.push_back(msg);
@@ -51,21 +54,17 @@ impl Mailbox {
         true
     }
 
-    /// The oldest message, or `Pending` (the waker is kept), or `None`
-    /// once closed and empty.
-    pub(crate) fn poll_pop(&self, cx: &mut Context<'_>) -> Poll<Option<Term>> {
-        let mut inner = lock(&self.inner);
-        if let Some(m) = inner.pop_front() {
-            return Poll::Ready(Some(m));
-        }
+    /// Moves every queued message to the back of `into` (the owner's
+    /// queue): `Ready(true)` when there were some, `Pending` (the waker
+    /// is kept) when there were none, `Ready(false)` once closed.
+    pub(crate) fn poll_take(&self, cx: &mut Context<'_>, into: &mut VecDeque<Term>) -> Poll<bool> {
         let mut st = lock(&self.outer);
-        if !st.queue.is_empty() {
-            std::mem::swap(&mut st.queue, &mut *inner);
-            drop(st);
-            return Poll::Ready(inner.pop_front());
+        if self.closed.load(Ordering::Relaxed) {
+            return Poll::Ready(false);
         }
-        if st.closed {
-            return Poll::Ready(None);
+        if !st.queue.is_empty() {
+            append(&mut st.queue, into);
+            return Poll::Ready(true);
         }
         match &st.waker {
             Some(w) if w.will_wake(cx.waker()) => {}
@@ -74,22 +73,26 @@ impl Mailbox {
         Poll::Pending
     }
 
-    /// The oldest message, if any, without waiting.
-    pub(crate) fn try_pop(&self) -> Option<Term> {
-        let mut inner = lock(&self.inner);
-        if let Some(m) = inner.pop_front() {
-            return Some(m);
-        }
+    /// Moves every queued message to the back of `into` without waiting;
+    /// false when there were none.
+    pub(crate) fn take(&self, into: &mut VecDeque<Term>) -> bool {
         let mut st = lock(&self.outer);
-        std::mem::swap(&mut st.queue, &mut *inner);
-        drop(st);
-        inner.pop_front()
+        if st.queue.is_empty() {
+            return false;
+        }
+        append(&mut st.queue, into);
+        true
     }
 
-    /// Messages waiting (`message_queue_len`).
+    /// The owner says how many messages its own queue holds.
+    pub(crate) fn set_owned(&self, n: usize) {
+        self.owned.store(n, Ordering::Relaxed);
+    }
+
+    /// Messages waiting (`message_queue_len`): the sender queue and the
+    /// owner's.
     pub(crate) fn len(&self) -> usize {
-        let inner = lock(&self.inner);
-        inner.len() + lock(&self.outer).queue.len()
+        lock(&self.outer).queue.len() + self.owned.load(Ordering::Relaxed)
     }
 
     /// Closes the mailbox: later pushes fail, queued messages are
@@ -97,10 +100,9 @@ impl Mailbox {
     pub(crate) fn close(&self) {
         let (waker, _dropped) = {
             let mut st = lock(&self.outer);
-            st.closed = true;
+            self.closed.store(true, Ordering::Relaxed);
             (st.waker.take(), std::mem::take(&mut st.queue))
         };
-        let _dropped_inner = std::mem::take(&mut *lock(&self.inner));
         if let Some(w) = waker {
             w.wake();
         }
@@ -108,6 +110,17 @@ impl Mailbox {
 
     /// True once closed.
     pub(crate) fn is_closed(&self) -> bool {
-        lock(&self.outer).closed
+        self.closed.load(Ordering::Relaxed)
+    }
+}
+
+/// Appends all of `from` to `into`, leaving `from` empty: a swap when
+/// `into` is empty (the common case), so the owner reuses the sender
+/// queue's buffer and the senders get the owner's empty one.
+fn append(from: &mut VecDeque<Term>, into: &mut VecDeque<Term>) {
+    if into.is_empty() {
+        std::mem::swap(from, into);
+    } else {
+        into.append(from);
     }
 }

@@ -414,20 +414,9 @@ impl Locker {
     /// Takes the `add_to_known`/`remove_from_known` news waiting in the
     /// mailbox (`update_locker_known/1`).
     fn update_known(&mut self) {
-        while let Some(i) = self.me.saved.iter().position(|m| {
-            matches!(m.as_tuple(), Some([h, _]) if h.is_atom("add_to_known") || h.is_atom("remove_from_known"))
-        }) {
-            if let Some(m) = self.me.saved.remove(i) {
-                self.apply_known(&m);
-            }
-        }
-        while let Some(m) = self.me.entry.mailbox.try_pop() {
-            if matches!(m.as_tuple(), Some([h, _]) if h.is_atom("add_to_known") || h.is_atom("remove_from_known"))
-            {
-                self.apply_known(&m);
-            } else {
-                self.me.saved.push_back(m);
-            }
+        let is_news = |m: &Term| matches!(m.as_tuple(), Some([h, _]) if h.is_atom("add_to_known") || h.is_atom("remove_from_known"));
+        while let Some(m) = self.me.try_recv_match(is_news) {
+            self.apply_known(&m);
         }
     }
 

@@ -101,6 +101,9 @@ pub(crate) async fn reader(
             match frames.next_frame() {
                 Ok(Some(Some(body))) => match receiver.frame(&body) {
                     Ok(Some(f)) => {
+                        if stats.disconnected.load(std::sync::atomic::Ordering::SeqCst) {
+                            return "disconnected by this node".into();
+                        }
                         stats
                             .received
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -62,6 +62,10 @@ pub(crate) struct Stats {
     sent: std::sync::atomic::AtomicU64,
     /// Told when this node closes the connection (`disconnect_node`).
     closing: tokio::sync::Notify,
+    /// Set by `disconnect_node`: the reader dispatches nothing more, and
+    /// its task reports the nodedown once the reader has stopped, so no
+    /// message of the old connection arrives after the `DOWN`s.
+    pub(crate) disconnected: std::sync::atomic::AtomicBool,
 }
 
 /// What `net_kernel:node_info/1` tells about one connection.
@@ -83,6 +87,15 @@ impl Conn {
     /// Closes the connection (its reader stops, which closes the socket).
     pub(crate) fn close(&self) {
         self.stats.closing.notify_one();
+    }
+
+    /// `disconnect_node`: closes the connection, and its task reports
+    /// the nodedown (reason `disconnect`) once its reader has stopped.
+    pub(crate) fn disconnect(&self) {
+        self.stats
+            .disconnected
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.close();
     }
 
     /// What `net_kernel:node_info/1` tells about this connection.
@@ -595,7 +608,9 @@ fn install(
             }
             ours
         };
-        if ours && !replaced_soon(&node, &peer_atom).await {
+        if stats.disconnected.load(std::sync::atomic::Ordering::SeqCst) {
+            node.connection_lost(&peer_atom, visible, "disconnect");
+        } else if ours && !replaced_soon(&node, &peer_atom).await {
             node.connection_lost(&peer_atom, visible, &reason);
         }
     });

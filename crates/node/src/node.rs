@@ -271,10 +271,10 @@ impl Node {
         let removed = lock(&self.0.conns).remove(peer);
         match removed {
             Some(c) => {
-                c.close();
-                if let Ok(a) = Atom::try_new(peer) {
-                    self.connection_lost(&a, c.visible, "disconnect");
-                }
+                // The nodedown comes from the connection's task once its
+                // reader has stopped (as `erlang:disconnect_node/1`, it
+                // may arrive just after this returns).
+                c.disconnect();
                 true
             }
             None => false,

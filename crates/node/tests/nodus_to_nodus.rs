@@ -123,3 +123,68 @@ async fn simultaneous_connects_end_with_one_connection() {
         a.shutdown();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_of_a_disconnected_connection_arrives_after_its_down() {
+    // B streams to a process of A; A disconnects. The DOWN of B's sender
+    // (noconnection) must be the last thing that came over that
+    // connection: no message of it is delivered after the DOWN. Neither
+    // node connects again by itself (dist_auto_connect never).
+    use nodus::net_kernel::AutoConnect;
+    let epmd = support::free_port();
+    let start = |name: &'static str| async move {
+        Node::builder(name)
+            .cookie("k")
+            .epmd_port(epmd)
+            .auto_connect(AutoConnect::Never)
+            .start()
+            .await
+            .expect("node")
+    };
+    let a = start("nda@127.0.0.1").await;
+    let b = start("ndb@127.0.0.1").await;
+    for round in 0..20 {
+        assert!(b.connect("nda@127.0.0.1").await, "round {round}: connect");
+        let mut sink = a.process();
+        let to = sink.pid().clone();
+        let streamer = b.spawn(move |me| async move {
+            let mut i = 0i64;
+            while me.send(&to, Term::Int(i)).await.is_ok() {
+                i += 1;
+                if i % 64 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+        let mref = sink.monitor(&Term::from(streamer.clone())).await;
+        // Some messages first, so the connection is busy when it goes.
+        for _ in 0..200 {
+            sink.recv_match(|m| matches!(m, Term::Int(_)), Duration::from_secs(10))
+                .await
+                .expect("streamed message");
+        }
+        assert!(a.disconnect("ndb@127.0.0.1"));
+        // In arrival order: messages, then the DOWN, then nothing.
+        let is_down =
+            |m: &Term| matches!(m.as_tuple(), Some([d, r, ..]) if d.is_atom("DOWN") && *r == mref);
+        loop {
+            let m = sink
+                .recv_match(|_| true, Duration::from_secs(10))
+                .await
+                .expect("messages, then the DOWN after the disconnect");
+            if is_down(&m) {
+                assert!(m.to_string().contains("noconnection"), "{m}");
+                break;
+            }
+            assert!(matches!(m, Term::Int(_)), "round {round}: {m}");
+        }
+        let late = sink.recv_match(|_| true, Duration::from_millis(300)).await;
+        assert_eq!(
+            late, None,
+            "round {round}: a message of the closed connection after its DOWN"
+        );
+        b.exit_pid(&streamer, &streamer, Term::atom("kill"));
+    }
+    a.shutdown();
+    b.shutdown();
+}

@@ -16,8 +16,15 @@ const MAX_REQUEST: usize = 1024;
 /// bound; a peer sending a byte at a time would hold its connection).
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Requests in progress at once, in total and from one address
-/// (registrations, once made, are not counted).
+/// A request complete within this is served without counting against
+/// [`CAPS`]: the nodes of a host asking for each other's ports all at
+/// once while a cluster boots (100 nodes: ten thousand queries from
+/// 127.0.0.1 within a second) are never refused; a connection still
+/// without a whole request after it is counted, and closed when over.
+const GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Slow requests (past [`GRACE`]) in progress at once, in total and from
+/// one address (registrations, once made, are not counted).
 const CAPS: crate::conn_gate::Caps = crate::conn_gate::Caps {
     total: 512,
     per_address: 64,
@@ -74,28 +81,25 @@ impl EpmdServer {
                     },
                     _ = stopped.changed() => return,
                 };
-                let pass = match gate.enter(peer.ip()) {
-                    Ok(p) => p,
-                    Err(over) => {
-                        drop(sock);
-                        let why = over.to_string().replace("handshakes", "requests");
-                        refusals.refused(WHAT, peer.ip(), &why, || {
-                            format!("epmd: refused a connection from {peer}: {why}")
-                        });
-                        continue;
-                    }
-                };
+                let gate = gate.clone();
                 let s = s.clone();
                 let refusals = refusals.clone();
                 let mut stopped = s.stop.subscribe();
                 tokio::spawn(async move {
                     tokio::select! {
-                        r = s.serve(sock, peer.ip().is_loopback(), pass) => {
-                            if let Err(e) = r {
+                        r = s.serve(sock, peer.ip(), &gate) => match r {
+                            Ok(()) => {}
+                            Err(Failed::Over(over)) => {
+                                let why = over.to_string().replace("handshakes", "slow requests");
+                                refusals.refused(WHAT, peer.ip(), &why, || {
+                                    format!("epmd: refused a connection from {peer}: {why}")
+                                });
+                            }
+                            Err(Failed::Io(e)) => {
                                 let e = e.to_string();
                                 refusals.refused(WHAT, peer.ip(), &e, || format!("epmd: connection from {peer}: {e}"));
                             }
-                        }
+                        },
                         _ = stopped.changed() => {}
                     }
                 });
@@ -131,21 +135,34 @@ impl EpmdServer {
     async fn serve(
         &self,
         mut sock: TcpStream,
-        local: bool,
-        pass: crate::conn_gate::Pass,
-    ) -> std::io::Result<()> {
-        let req = tokio::time::timeout(REQUEST_TIMEOUT, read_request(&mut sock))
-            .await
-            .map_err(|_| {
-                std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "request not complete within 5 s",
-                )
-            })??;
-        drop(pass);
+        from: std::net::IpAddr,
+        gate: &crate::conn_gate::Gate,
+    ) -> Result<(), Failed> {
+        let req = {
+            let mut read = std::pin::pin!(read_request(&mut sock));
+            match tokio::time::timeout(GRACE, &mut read).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    let _pass = gate.enter(from).map_err(Failed::Over)?;
+                    tokio::time::timeout(REQUEST_TIMEOUT - GRACE, read)
+                        .await
+                        .map_err(|_| {
+                            std::io::Error::new(
+                                std::io::ErrorKind::TimedOut,
+                                "request not complete within 5 s",
+                            )
+                        })??
+                }
+            }
+        };
         let Some(req) = req else {
             return Ok(());
         };
+        let local = from.is_loopback();
+        Ok(self.answer(sock, local, req).await?)
+    }
+
+    async fn answer(&self, mut sock: TcpStream, local: bool, req: Request) -> std::io::Result<()> {
         match req {
             Request::Alive2(entry) if local => self.alive(sock, entry).await,
             Request::Alive2(_) => Ok(()),
@@ -218,6 +235,20 @@ impl EpmdServer {
             .remove(&name);
         tracing::debug!("epmd: {name} unregistered");
         Ok(())
+    }
+}
+
+/// Why a connection was served no further.
+enum Failed {
+    /// Its request was slow and the caps were reached.
+    Over(crate::conn_gate::Over),
+    /// Reading or answering failed, or the request was bad or too slow.
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for Failed {
+    fn from(e: std::io::Error) -> Failed {
+        Failed::Io(e)
     }
 }
 

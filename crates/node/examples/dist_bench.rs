@@ -18,9 +18,6 @@ use nodus::gen_server::{reply, Call};
 use nodus::Node;
 use nodus_term::Term;
 
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const SMALL: usize = 200_000;
 const KIB: usize = 50_000;
 const MIB: usize = 200;

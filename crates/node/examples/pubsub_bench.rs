@@ -17,9 +17,6 @@ use std::time::{Duration, Instant};
 use nodus::pubsub::{Options, PubSub};
 use nodus::{Node, Pid, Term};
 
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()

@@ -7,17 +7,13 @@
 //! Runs on tokio's multi-thread runtime with 2 workers (BEAM has 2
 //! schedulers on these machines); `NODUS_RUNTIME=current` runs it on one
 //! thread. The sender and the caller are spawned nodus processes, as in
-//! BEAM's side (`bench/runtime_bench.erl`), and the binary uses mimalloc
-//! as its allocator, as the `nodus` CLI does. `NODUS_BENCH_ONLY=spawn,send,call`
+//! BEAM's side (`bench/runtime_bench.erl`). `NODUS_BENCH_ONLY=spawn,send,call`
 //! runs the named phases only.
 
 use std::time::{Duration, Instant};
 
 use nodus::gen_server::{self, CallReply, GenServer, Options, ReplyTo};
 use nodus::{Node, Process, Term};
-
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const SENDS: usize = 2_000_000;
 const CALLS: usize = 100_000;

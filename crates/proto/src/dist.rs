@@ -446,6 +446,11 @@ fn decode_frame_inner(
     }
 }
 
+/// The buffer a [`FrameReader`] starts with (and goes back to when
+/// idle): a connection that carries small messages never needs more, and
+/// a node with a hundred connections keeps under a megabyte in them.
+pub const FRESH: usize = 8 * 1024;
+
 /// Splits received bytes into frames of at most a maximum size; ticks
 /// (empty frames) come out as `None`. Frame bodies are handed out without
 /// copying.
@@ -459,7 +464,7 @@ impl FrameReader {
     /// A reader that refuses frames over `max` bytes.
     pub fn new(max: usize) -> FrameReader {
         FrameReader {
-            buf: bytes::BytesMut::with_capacity(64 * 1024),
+            buf: bytes::BytesMut::with_capacity(FRESH),
             max,
         }
     }
@@ -470,11 +475,11 @@ impl FrameReader {
     }
 
     /// Gives a buffer that grew past `max` bytes back when it holds
-    /// nothing (for a fresh one of 64 KiB), so an idle connection keeps a
+    /// nothing (for a fresh one of [`FRESH`] bytes), so an idle connection keeps a
     /// small one.
     pub fn shrink(&mut self, max: usize) {
         if self.buf.is_empty() && self.buf.capacity() > max {
-            self.buf = bytes::BytesMut::with_capacity(64 * 1024);
+            self.buf = bytes::BytesMut::with_capacity(FRESH);
         }
     }
 

@@ -97,17 +97,20 @@ pub(crate) async fn reader(
     let mut room = MIN_READ;
     let mut unyielded = 0usize;
     loop {
+        // What was read is dispatched under `dispatching`, so that a
+        // `disconnect_node` is either after all of it or before any.
+        let dispatching = lock(&stats.dispatching);
+        if stats.disconnected.load(std::sync::atomic::Ordering::SeqCst) {
+            return "disconnected by this node".into();
+        }
         loop {
             match frames.next_frame() {
                 Ok(Some(Some(body))) => match receiver.frame(&body) {
                     Ok(Some(f)) => {
-                        if stats.disconnected.load(std::sync::atomic::Ordering::SeqCst) {
-                            return "disconnected by this node".into();
-                        }
                         stats
                             .received
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        dispatch(node, peer, f.control, f.payload).await;
+                        dispatch(node, peer, f.control, f.payload);
                         unyielded += 1;
                     }
                     Ok(None) => {}
@@ -118,6 +121,7 @@ pub(crate) async fn reader(
                 Err(e) => return format!("bad frame: {e}"),
             }
         }
+        drop(dispatching);
         // Busy-poll only between messages: the rest of a message that is
         // on its way comes at the sender's pace, and a spinning reader
         // would take the CPU a sender on the same machine needs.
@@ -201,7 +205,7 @@ async fn read_more(
     }
 }
 
-async fn dispatch(node: &Node, peer: &Atom, control: Control, payload: Option<Term>) {
+fn dispatch(node: &Node, peer: &Atom, control: Control, payload: Option<Term>) {
     let payload = payload.unwrap_or_else(Term::nil);
     match control {
         Control::Send { to } | Control::SendSender { to, .. } => {

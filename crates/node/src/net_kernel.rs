@@ -62,10 +62,12 @@ pub(crate) struct Stats {
     sent: std::sync::atomic::AtomicU64,
     /// Told when this node closes the connection (`disconnect_node`).
     closing: tokio::sync::Notify,
-    /// Set by `disconnect_node`: the reader dispatches nothing more, and
-    /// its task reports the nodedown once the reader has stopped, so no
-    /// message of the old connection arrives after the `DOWN`s.
+    /// Set by `disconnect_node` (under `dispatching`): the reader
+    /// dispatches nothing more, so no message of the old connection
+    /// arrives after the `DOWN`s that the disconnect delivers.
     pub(crate) disconnected: std::sync::atomic::AtomicBool,
+    /// Held by the reader while it dispatches what it has read.
+    pub(crate) dispatching: std::sync::Mutex<()>,
 }
 
 /// What `net_kernel:node_info/1` tells about one connection.
@@ -89,12 +91,15 @@ impl Conn {
         self.stats.closing.notify_one();
     }
 
-    /// `disconnect_node`: closes the connection, and its task reports
-    /// the nodedown (reason `disconnect`) once its reader has stopped.
-    pub(crate) fn disconnect(&self) {
+    /// `disconnect_node`, first half: once this returns, the reader has
+    /// dispatched its last message (it may be in the middle of a batch,
+    /// which this waits for), and the connection is closing.
+    pub(crate) fn stop_dispatching(&self) {
+        let _dispatching = lock(&self.stats.dispatching);
         self.stats
             .disconnected
             .store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(_dispatching);
         self.close();
     }
 
@@ -608,9 +613,7 @@ fn install(
             }
             ours
         };
-        if stats.disconnected.load(std::sync::atomic::Ordering::SeqCst) {
-            node.connection_lost(&peer_atom, visible, "disconnect");
-        } else if ours && !replaced_soon(&node, &peer_atom).await {
+        if ours && !replaced_soon(&node, &peer_atom).await {
             node.connection_lost(&peer_atom, visible, &reason);
         }
     });

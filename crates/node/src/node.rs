@@ -271,10 +271,12 @@ impl Node {
         let removed = lock(&self.0.conns).remove(peer);
         match removed {
             Some(c) => {
-                // The nodedown comes from the connection's task once its
-                // reader has stopped (as `erlang:disconnect_node/1`, it
-                // may arrive just after this returns).
-                c.disconnect();
+                // Nothing of the old connection is delivered after the
+                // DOWNs and the nodedown below.
+                c.stop_dispatching();
+                if let Ok(a) = Atom::try_new(peer) {
+                    self.connection_lost(&a, c.visible, "disconnect");
+                }
                 true
             }
             None => false,

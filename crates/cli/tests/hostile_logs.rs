@@ -160,7 +160,9 @@ fn a_burst_of_quick_epmd_requests_from_one_address_is_all_answered() {
                     return 0;
                 };
                 // PORT_PLEASE2_REQ for a name nobody registered.
-                if s.write_all(&[0, 6, 122, b'n', b'o', b'b', b'o', b'd']).is_err() {
+                if s.write_all(&[0, 6, 122, b'n', b'o', b'b', b'o', b'd'])
+                    .is_err()
+                {
                     return 0;
                 }
                 let _ = s.set_read_timeout(Some(Duration::from_secs(20)));

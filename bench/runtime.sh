@@ -20,6 +20,7 @@ export ERL_EPMD_PORT=$EPMD HOME=$DIR ERL_CRASH_DUMP_SECONDS=0
 target/release/nodus epmd --port "$EPMD" 2>/dev/null & PIDS+=($!)
 sleep 0.5
 target/release/examples/runtime_bench "$EPMD" "$N" > "$DIR/nodus.out"
+NODUS_RUNTIME=current target/release/examples/runtime_bench "$EPMD" "$N" > "$DIR/nodus1.out"
 erl -noshell -setcookie bench -pa "$DIR" -name rtbe2@127.0.0.1 -run runtime_bench server > "$DIR/srv.out" & PIDS+=($!)
 for _ in $(seq 100); do grep -q ready "$DIR/srv.out" 2>/dev/null && break; sleep 0.1; done
 erl -noshell +P 2000000 -setcookie bench -pa "$DIR" -name rtbe1@127.0.0.1 -run runtime_bench main "$N" rtbe2@127.0.0.1 > "$DIR/beam.out"
@@ -29,13 +30,14 @@ OTP_V=$(erl -noshell -eval 'io:format("~s", [erlang:system_info(otp_release)]), 
   echo
   echo "## Runtime: nodus vs BEAM ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -sr), $RUSTC_V, OTP $OTP_V)"
   echo
-  echo "Command: \`bench/runtime.sh $N\`. nodus on tokio's multi-thread runtime with 2 workers, BEAM with 2 schedulers; the cross-node call is between two nodes of one OS process for nodus, two erl nodes for BEAM, over loopback TCP."
+  echo "Command: \`bench/runtime.sh $N\`. nodus on tokio's multi-thread runtime with 2 workers and on one thread (\`NODUS_RUNTIME=current\`, the runtime \`nodus start\` uses), BEAM with 2 schedulers; the cross-node call is between two nodes of one OS process for nodus, two erl nodes for BEAM, over loopback TCP."
   echo
-  echo "| metric | nodus | BEAM | nodus / BEAM |"
-  echo "|---|---:|---:|---:|"
+  echo "| metric | nodus, 2 workers | nodus, 1 thread | BEAM | 2 workers / BEAM | 1 thread / BEAM |"
+  echo "|---|---:|---:|---:|---:|---:|"
   for m in spawn_per_s bytes_per_idle_process local_send_per_s local_call_p50_us local_calls_per_s remote_call_p50_us remote_calls_per_s; do
-    a=$(val nodus $m); b=$(val beam $m)
+    a=$(val nodus $m); a1=$(val nodus1 $m); b=$(val beam $m)
     r=$(python3 -c "print(f'{float($a)/float($b):.2f}')" 2>/dev/null || echo -)
-    echo "| $m | $a | $b | $r |"
+    r1=$(python3 -c "print(f'{float($a1)/float($b):.2f}')" 2>/dev/null || echo -)
+    echo "| $m | $a | $a1 | $b | $r | $r1 |"
   done
 } | tee -a bench/RESULTS.md

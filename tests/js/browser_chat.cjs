@@ -36,26 +36,38 @@ async function waitFor(p, text) {
   const browser = await puppeteer.launch({
     executablePath: exe,
     headless: true,
+    // Software rendering on a loaded 2-core machine: a screenshot once
+    // took over the default 180 s.
+    protocolTimeout: 600000,
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
       "--disable-component-update", "--disable-sync", "--disable-background-timer-throttling",
       "--disable-renderer-backgrounding", "--disable-backgrounding-occluded-windows", `--user-data-dir=${profile}`],
   });
   let code = 0;
+  const t0 = Date.now();
+  const step = (what) => console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`);
   try {
     const p1 = await page(browser, url1);
     const p3 = await page(browser, url3);
     const n1 = await p1.$eval("#node", (e) => e.textContent);
     const n3 = await p3.$eval("#node", (e) => e.textContent);
     if (n1 === n3) throw new Error(`both pages are served by ${n1}`);
+    step("both pages loaded");
     await say(p1, "alice", "hello from the first node");
     await waitFor(p3, "hello from the first node");
     await say(p3, "bob", "and back from the third");
     await waitFor(p1, "and back from the third");
     const from = await p3.$eval("#log li .from", (e) => e.textContent);
     if (!from.includes(n1)) throw new Error(`the message on ${n3} says it came from "${from}", not ${n1}`);
+    step("messages went both ways");
     fs.mkdirSync(outDir, { recursive: true });
+    // A page in a background tab produces no frame to capture: each is
+    // brought to the front first.
+    await p1.bringToFront();
     await p1.screenshot({ path: path.join(outDir, "chat-node1.png") });
+    await p3.bringToFront();
     await p3.screenshot({ path: path.join(outDir, "chat-node3.png") });
+    step("screenshots taken");
     console.log(`ok: ${n1} -> ${n3} and back; screenshots in ${outDir}`);
   } catch (e) {
     console.error(`browser test failed: ${e.stack || e}`);

@@ -52,6 +52,7 @@ fn chat_page_of_node_1_and_node_3_in_chromium() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    eprintln!("{text}");
     assert!(out.status.success(), "{text}");
     assert!(text.contains("ok: n1@127.0.0.1 -> n3@127.0.0.1"), "{text}");
     assert!(out_dir.join("chat-node3.png").is_file());

@@ -30,6 +30,9 @@ args([]) ->
 
 watcher() ->
     ok = net_kernel:monitor_nodes(true),
+    %% A peer may have connected (through EPMD, as soon as this node
+    %% registered) before the subscription: it is up too.
+    [say("up ~s", [N]) || N <- nodes()],
     watch().
 
 watch() ->

@@ -94,6 +94,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The node watcher.
     let mut watcher = node.process();
     node.monitor_nodes(watcher.pid());
+    // A peer may have connected (through EPMD, as soon as the node
+    // registered) before the subscription: it is up too.
+    for peer in node.nodes() {
+        say(format!("up {}", peer.as_str()));
+    }
     tokio::spawn(async move {
         while let Some(m) = watcher.recv().await {
             if let Some([kind, Term::Atom(peer)]) = m.as_tuple() {

@@ -38,6 +38,10 @@ pub(crate) async fn register_or_embed(
             // A previous instance that just died may still hold the name
             // until EPMD sees its connection close: try again shortly.
             Err(e @ Error::NameTaken { .. }) => last = Some(e),
+            // An EPMD that is stopping (the node that embedded it just
+            // ended) resets what it had accepted: ask again, and start
+            // one if none answers then.
+            Err(e) if is_reset(&e) => last = Some(e),
             Err(e @ Error::NoEpmd { .. }) if !embed => return Err(e),
             Err(e @ Error::NoEpmd { .. }) => {
                 if let Ok(server) = EpmdServer::start(epmd_port).await {
@@ -53,6 +57,14 @@ pub(crate) async fn register_or_embed(
     }
     Err(last
         .unwrap_or_else(|| Error::Epmd(format!("cannot reach or start EPMD on port {epmd_port}"))))
+}
+
+/// True for an EPMD connection reset or cut short (an EPMD stopping).
+fn is_reset(e: &Error) -> bool {
+    matches!(e, Error::Io { error, .. } if matches!(
+        error.kind(),
+        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
+    ))
 }
 
 /// Holds the EPMD registration open; if EPMD goes away (the node that

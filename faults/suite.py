@@ -179,6 +179,20 @@ class Env:
         return path
 
     def epmd_server(self, netns=None):
+        for _ in range(5):
+            try:
+                return self._epmd_server(netns)
+            except RuntimeError as e:
+                # A port that free_port() found free can be taken before
+                # EPMD binds it (an attack round's thousands of connects
+                # use ephemeral ports): on loopback, take another one.
+                if netns or "Address already in use" not in str(e):
+                    raise
+                self.epmd = free_port()
+                self.env["ERL_EPMD_PORT"] = str(self.epmd)
+        return self._epmd_server(netns)
+
+    def _epmd_server(self, netns=None):
         p = Proc([NODUS, "epmd", "--port", str(self.epmd)], self.env, netns)
         # Ready once it accepts (inside the namespace when there is one).
         probe = ["python3", "-c", "import socket,sys; socket.create_connection"

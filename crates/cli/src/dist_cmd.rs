@@ -205,7 +205,9 @@ fn steer(args: PeerArgs, m: &str, f: &str) -> anyhow::Result<bool> {
 pub fn epmd(args: EpmdArgs) -> anyhow::Result<()> {
     let port = args.port.unwrap_or_else(nodus::erl_epmd::default_port);
     runtime()?.block_on(async {
-        let server = nodus::epmd_server::EpmdServer::start(port).await?;
+        let server = nodus::epmd_server::EpmdServer::start(port)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on 0.0.0.0:{port} for EPMD: {e}"))?;
         eprintln!("nodus epmd listening on port {}", server.port());
         tokio::signal::ctrl_c().await?;
         Ok(())

@@ -28,6 +28,7 @@ fn nodus_nodes_are_disconnected_and_reconnected_by_cli_and_by_erl() {
     n2.wait_line("booted", BOOT);
     n3.wait_line("booted", BOOT);
     w.wait_nodes("n2@127.0.0.1", &["n3@127.0.0.1"], BOOT);
+    w.global_sync(&["n2@127.0.0.1", "n3@127.0.0.1"]);
 
     // Disconnected by the CLI: both sides see it.
     let out = w.run(&[
@@ -58,6 +59,7 @@ fn nodus_nodes_are_disconnected_and_reconnected_by_cli_and_by_erl() {
     assert!(out.status.success());
     w.wait_nodes("n2@127.0.0.1", &["n3@127.0.0.1"], BOOT);
     w.wait_nodes("n3@127.0.0.1", &["n2@127.0.0.1"], BOOT);
+    w.global_sync(&["n2@127.0.0.1", "n3@127.0.0.1"]);
 
     // Disconnected again, and healed by erl with one rpc to net_adm:ping.
     let out = w.run(&[
@@ -130,6 +132,7 @@ fn a_beam_node_and_a_nodus_node_are_steered_both_ways() {
     assert_eq!(stdout(&out), "true", "{out:?}");
     w.wait_nodes("n1@127.0.0.1", &["n2@127.0.0.1"], BOOT);
     w.wait_nodes("n2@127.0.0.1", &["n1@127.0.0.1"], BOOT);
+    w.global_sync(&["n1@127.0.0.1", "n2@127.0.0.1"]);
     let out = w.run(&[
         "disconnect",
         "n1@127.0.0.1",

@@ -218,6 +218,19 @@ impl World {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// `global:sync()` on each of `nodes` over rpc: once it returns,
+    /// `global` is done with the connections they have (a disconnect
+    /// during a sync can be undone by `global` itself, on BEAM as here).
+    pub fn global_sync(&self, nodes: &[&str]) {
+        for n in nodes {
+            assert_eq!(
+                self.rpc(n, "global", "sync", "[]"),
+                "ok",
+                "global:sync() on {n}"
+            );
+        }
+    }
+
     /// A mixed cluster from one sys.config listing n1..n3: `erl` n1
     /// (running `eval` once booted, which should print `erl booted`
     /// first) and nodus n2 and n3, all booted.

@@ -473,6 +473,13 @@ impl Locker {
     /// `gen_server:multi_call(Nodes, global_name_server, Req)` from the
     /// locker's own pid (it becomes the lock holder). Nodes that go down
     /// or do not answer are left out of the replies.
+    ///
+    /// Unlike OTP's locker, this one never sets up a connection: a node
+    /// that is not connected is left out as if it had gone down. (OTP's
+    /// `delete_global_lock` after a nodedown calls the node that just
+    /// went, which brings the connection straight back up: a
+    /// `disconnect_node` during a sync did not stick. The lock on a node
+    /// we are not connected to goes anyway, with the DOWN of its holder.)
     async fn multi_call(&mut self, nodes: &[Atom], req: &Term) -> Vec<(Atom, Term)> {
         let me = self.me.pid().clone();
         let tag = self.node.make_ref();
@@ -481,6 +488,9 @@ impl Locker {
         for n in nodes {
             if n == self.node.name() {
                 replies.push((n.clone(), self.local_call(req)));
+                continue;
+            }
+            if !self.node.is_visible(n) {
                 continue;
             }
             let target = tuple(vec![atom("global_name_server"), Term::Atom(n.clone())]);
@@ -543,5 +553,49 @@ impl Locker {
             }
             _ => atom("false"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_locker_never_connects_to_a_node() {
+        // After a nodedown the locker deletes its lock on the nodes it
+        // had locked, the lost one among them; calling that one would
+        // connect to it again (OTP's locker does, and a disconnect in
+        // the middle of a sync does not stick).
+        let epmd = free_port();
+        let start = |name: &'static str| async move {
+            Node::builder(name)
+                .cookie("k")
+                .epmd_port(epmd)
+                .start()
+                .await
+                .expect("node")
+        };
+        let a = start("lka@127.0.0.1").await;
+        let b = start("lkb@127.0.0.1").await;
+        let mut locker = Locker::new(a.process(), Arc::new(Tables::default()));
+        let id = tuple(vec![atom("global"), Term::List(vec![])]);
+        let lost = Atom::new("lkb@127.0.0.1");
+        locker
+            .del_lock(&id, &[a.name().clone(), lost.clone()])
+            .await;
+        // (A node that is not there is left out, as by OTP's multi_call.)
+        let _ = locker.set_lock(&id, std::slice::from_ref(&lost)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(a.nodes(), Vec::<Atom>::new());
+        assert_eq!(b.nodes(), Vec::<Atom>::new());
+        a.shutdown();
+        b.shutdown();
     }
 }

@@ -304,7 +304,7 @@ impl SocketCore {
                 let intercepts = chan.intercepts();
                 let meta = Term::Tuple(vec![
                     Term::atom("fastlane"),
-                    Term::Pid(Box::new(self.me.pid().clone())),
+                    Term::Pid(self.me.pid().clone()),
                     Term::atom(self.vsn.module()),
                     Term::List(
                         intercepts

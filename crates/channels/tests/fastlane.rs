@@ -14,7 +14,7 @@ mod common;
 fn fastlane(pid: &Pid, vsn: Vsn, intercepts: &[&str]) -> Term {
     Term::Tuple(vec![
         Term::atom("fastlane"),
-        Term::Pid(Box::new(pid.clone())),
+        Term::Pid(pid.clone()),
         Term::atom(vsn.module()),
         Term::List(
             intercepts

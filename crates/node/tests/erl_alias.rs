@@ -44,7 +44,7 @@ async fn aliases_work_both_ways() {
     let Some([Term::Pid(erl_pid), erl_alias]) = first.as_tuple() else {
         panic!("{first}")
     };
-    let erl_pid = (**erl_pid).clone();
+    let erl_pid = erl_pid.clone();
     // nodus -> erl alias.
     let msg = Term::Tuple(vec![Term::atom("via_alias"), Term::Int(42)]);
     node.send_alias(me.pid(), erl_alias, msg)

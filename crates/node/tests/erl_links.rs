@@ -51,7 +51,7 @@ async fn victim(node: &Node, me: &mut Process) -> Pid {
         .await
         .as_tuple()
     {
-        Some([_, Term::Pid(p)]) => (**p).clone(),
+        Some([_, Term::Pid(p)]) => p.clone(),
         other => panic!("bad victim reply {other:?}"),
     }
 }

@@ -31,7 +31,7 @@ fn normalise(t: &Term) -> View {
             let mut ps: Vec<Pid> = pids
                 .iter()
                 .filter_map(|p| match p {
-                    Term::Pid(p) => Some((**p).clone()),
+                    Term::Pid(p) => Some(p.clone()),
                     _ => None,
                 })
                 .collect();
@@ -106,7 +106,7 @@ async fn erl_member(node: &Node, erl: &str, groups: &[&str]) -> Pid {
         .await
         .expect("rpc member")
     {
-        Term::Pid(p) => *p,
+        Term::Pid(p) => p,
         other => panic!("member returned {other:?}"),
     }
 }

@@ -178,7 +178,7 @@ async fn ask(me: &mut Process, to: &Pid, what: &str) -> Vec<Term> {
     let want = to.clone();
     let r = me
         .recv_match(
-            move |m| matches!(m.as_tuple(), Some([_, Term::Pid(p), ..]) if **p == want),
+            move |m| matches!(m.as_tuple(), Some([_, Term::Pid(p), ..]) if *p == want),
             WAIT,
         )
         .await
@@ -193,7 +193,7 @@ async fn ask_named(me: &mut Process, name: &str, what: &str) -> Vec<Term> {
         .await
         .expect("whereis")
     {
-        Term::Pid(p) => *p,
+        Term::Pid(p) => p,
         other => panic!("{name}: {other:?}"),
     };
     ask(me, &pid, what).await

@@ -21,7 +21,7 @@ async fn node(name: &str) -> Node {
 }
 
 fn is_exit_from(m: &Term, pid: &nodus::Pid) -> bool {
-    matches!(m.as_tuple(), Some([e, Term::Pid(p), _]) if e.is_atom("EXIT") && **p == *pid)
+    matches!(m.as_tuple(), Some([e, Term::Pid(p), _]) if e.is_atom("EXIT") && *p == *pid)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -89,7 +89,7 @@ async fn what_a_process_sent_before_it_crashed_arrives_before_its_exit() {
         .expect("in time")
         .expect("EXIT");
     match exit.as_tuple() {
-        Some([e, Term::Pid(p), reason]) if e.is_atom("EXIT") && **p == crasher => {
+        Some([e, Term::Pid(p), reason]) if e.is_atom("EXIT") && *p == crasher => {
             assert!(reason.to_string().contains("panic"), "{reason}");
         }
         _ => panic!("expected the EXIT after the messages, got {exit}"),
@@ -118,7 +118,7 @@ async fn a_message_sent_before_an_exit_signal_arrives_first() {
             .expect("in time")
             .expect("EXIT");
         assert!(
-            matches!(e.as_tuple(), Some([x, Term::Pid(p), r]) if x.is_atom("EXIT") && **p == a && r.is_atom("bye")),
+            matches!(e.as_tuple(), Some([x, Term::Pid(p), r]) if x.is_atom("EXIT") && *p == a && r.is_atom("bye")),
             "round {round}: then the exit signal, got {e}"
         );
     }

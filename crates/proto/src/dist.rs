@@ -121,7 +121,7 @@ pub enum Control {
 
 fn pid(t: &Term) -> Option<Pid> {
     match t {
-        Term::Pid(p) => Some((**p).clone()),
+        Term::Pid(p) => Some(p.clone()),
         _ => None,
     }
 }

@@ -43,11 +43,11 @@ pub enum Term {
     /// A map.
     Map(Map),
     /// A process identifier.
-    Pid(Box<Pid>),
+    Pid(Pid),
     /// A port identifier.
     Port(Box<Port>),
     /// A reference.
-    Ref(Box<Reference>),
+    Ref(std::sync::Arc<Reference>),
     /// An external fun, `fun Module:Function/Arity`.
     ExternalFun(Box<ExternalFun>),
     /// A local fun (a closure): kept byte for byte, never callable here.
@@ -474,13 +474,13 @@ impl From<Map> for Term {
 
 impl From<Pid> for Term {
     fn from(p: Pid) -> Term {
-        Term::Pid(Box::new(p))
+        Term::Pid(p)
     }
 }
 
 impl From<Reference> for Term {
     fn from(r: Reference) -> Term {
-        Term::Ref(Box::new(r))
+        Term::Ref(std::sync::Arc::new(r))
     }
 }
 
@@ -520,7 +520,7 @@ impl From<&Atom> for Term {
 
 impl From<&Pid> for Term {
     fn from(p: &Pid) -> Term {
-        Term::Pid(Box::new(p.clone()))
+        Term::Pid(p.clone())
     }
 }
 

@@ -10,6 +10,7 @@
 //! modules give [`crate::Node`] and [`crate::Process`], as OTP's kernel is
 //! written against BIFs.
 
+pub(crate) mod fast_hash;
 pub(crate) mod info;
 pub(crate) mod mailbox;
 pub(crate) mod node_monitor;
@@ -43,9 +44,9 @@ pub(crate) struct Held {
 pub(crate) struct Erts {
     pub(crate) procs: ptab::ProcTable,
     pub(crate) names: RwLock<HashMap<Atom, Pid>>,
-    pub(crate) aliases: Mutex<HashMap<Term, Pid>>,
+    pub(crate) aliases: Mutex<fast_hash::FastMap<Term, Pid>>,
     /// Monitors local processes hold, by reference.
-    pub(crate) monitors: Mutex<HashMap<Term, Held>>,
+    pub(crate) monitors: Mutex<fast_hash::FastMap<Term, Held>>,
     pub(crate) node_watchers: Mutex<Vec<node_monitor::NodeWatcher>>,
     pub(crate) spawnables: RwLock<HashMap<(Atom, Atom), spawnable::Spawnable>>,
     /// Per-node state of services, by type.

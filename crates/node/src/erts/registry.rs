@@ -80,7 +80,7 @@ impl Node {
     /// Resolves a pid or registered name to a live local pid.
     pub(crate) fn resolve(&self, to: &Term) -> Option<Pid> {
         match to {
-            Term::Pid(p) if self.local_alive(p) => Some((**p).clone()),
+            Term::Pid(p) if self.local_alive(p) => Some(p.clone()),
             Term::Atom(a) => self.whereis(a.as_str()),
             _ => None,
         }

@@ -81,7 +81,7 @@ impl ServerRef {
     /// Reads a pid, `Name`, `{Name, Node}` or `{global, Name}`.
     pub fn from_term(t: &Term) -> Option<ServerRef> {
         match t {
-            Term::Pid(p) => Some(ServerRef::Pid((**p).clone())),
+            Term::Pid(p) => Some(ServerRef::Pid(p.clone())),
             Term::Atom(a) => Some(ServerRef::Local(a.clone())),
             Term::Tuple(v) => match v.as_slice() {
                 [g, name] if g.is_atom("global") => Some(ServerRef::Global(name.clone())),

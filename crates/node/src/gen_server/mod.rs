@@ -88,7 +88,7 @@ impl ReplyTo {
     /// The caller's pid.
     pub fn caller(&self) -> Option<nodus_term::Pid> {
         match self.from.as_tuple() {
-            Some([Term::Pid(p), _]) => Some((**p).clone()),
+            Some([Term::Pid(p), _]) => Some(p.clone()),
             _ => None,
         }
     }

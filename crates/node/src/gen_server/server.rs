@@ -243,7 +243,7 @@ async fn step<S: GenServer>(
         }
     }
     if let Some([tag, Term::Pid(from), reason]) = msg.as_tuple() {
-        if tag.is_atom("EXIT") && parent.as_ref() == Some(&**from) {
+        if tag.is_atom("EXIT") && parent.as_ref() == Some(from) {
             // The parent's exit: stop with its reason (gen_server does
             // this for a server that traps exits).
             return Step::Stop(reason.clone());

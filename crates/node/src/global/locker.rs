@@ -130,7 +130,7 @@ impl Locker {
                     .unwrap_or(0);
                 self.hims.push(Him {
                     node: locker.node.clone(),
-                    locker: (**locker).clone(),
+                    locker: locker.clone(),
                     vsn,
                     my_tag: my_tag.clone(),
                     his_tag: his_tag.clone(),
@@ -573,17 +573,20 @@ mod tests {
         // had locked, the lost one among them; calling that one would
         // connect to it again (OTP's locker does, and a disconnect in
         // the middle of a sync does not stick).
-        let epmd = free_port();
-        let start = |name: &'static str| async move {
-            Node::builder(name)
-                .cookie("k")
-                .epmd_port(epmd)
-                .start()
-                .await
-                .expect("node")
+        // A free port can be taken by another test's connection before
+        // the embedded EPMD binds it: then another port.
+        let (a, b) = 'ports: {
+            for _ in 0..5 {
+                let epmd = free_port();
+                let start =
+                    |name: &'static str| Node::builder(name).cookie("k").epmd_port(epmd).start();
+                if let Ok(a) = start("lka@127.0.0.1").await {
+                    let b = start("lkb@127.0.0.1").await.expect("node b");
+                    break 'ports (a, b);
+                }
+            }
+            panic!("no EPMD port could be bound");
         };
-        let a = start("lka@127.0.0.1").await;
-        let b = start("lkb@127.0.0.1").await;
         let mut locker = Locker::new(a.process(), Arc::new(Tables::default()));
         let id = tuple(vec![atom("global"), Term::List(vec![])]);
         let lost = Atom::new("lkb@127.0.0.1");

@@ -237,7 +237,7 @@ impl Server {
                 self.watch_owners().await;
             }
             [h, _, _, Term::Pid(pid), _] if h.is_atom("DOWN") => {
-                self.monitored.remove(&**pid);
+                self.monitored.remove(pid);
                 self.tables.pid_down(pid);
             }
             [h, _, _] if h.is_atom("system") => {
@@ -463,7 +463,7 @@ impl Server {
         // new owners to monitor afterwards.
         self.owners_dirty = true;
         let caller = match call.from.as_tuple() {
-            Some([Term::Pid(p), _]) => (**p).clone(),
+            Some([Term::Pid(p), _]) => p.clone(),
             _ => return,
         };
         let req = call.request.clone();
@@ -479,12 +479,12 @@ impl Server {
             }
             [h, name, Term::Pid(p), method] if h.is_atom("register") => {
                 self.tables
-                    .insert_name(name.clone(), (**p).clone(), method.clone());
+                    .insert_name(name.clone(), p.clone(), method.clone());
                 atom("yes")
             }
             [h, name, Term::Pid(p), method, _] if h.is_atom("register_ext") => {
                 self.tables
-                    .insert_name(name.clone(), (**p).clone(), method.clone());
+                    .insert_name(name.clone(), p.clone(), method.clone());
                 atom("yes")
             }
             [h, name] if h.is_atom("unregister") => {

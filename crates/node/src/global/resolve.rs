@@ -69,7 +69,7 @@ impl Resolve {
                     async move {
                         match args.as_slice() {
                             [name, Term::Pid(a), Term::Pid(b)] => {
-                                Ok(f(node, name.clone(), (**a).clone(), (**b).clone())
+                                Ok(f(node, name.clone(), a.clone(), b.clone())
                                     .await
                                     .map_or_else(|| Term::atom("none"), Term::from))
                             }
@@ -136,7 +136,7 @@ pub(crate) fn register(node: &Node) {
     node.register_fn("global", "resolve_it", |node, args| async move {
         match args.as_slice() {
             [method, name, Term::Pid(a), Term::Pid(b)] => {
-                Ok(resolve_it(&node, method, name, (**a).clone(), (**b).clone()).await)
+                Ok(resolve_it(&node, method, name, a.clone(), b.clone()).await)
             }
             _ => Err(Exception::Error(Term::atom("function_clause"))),
         }

@@ -132,12 +132,12 @@ impl Server {
                 continue;
             };
             match self.tables.name(name) {
-                Some((p, _)) if p == **pid => {}
+                Some((p, _)) if p == *pid => {}
                 Some((p2, m2)) => {
                     if self.node.name().as_str() < n.as_str() {
                         clashes.push(Clash {
                             name: name.clone(),
-                            his: ((**pid).clone(), method.clone()),
+                            his: (pid.clone(), method.clone()),
                             ours: (p2, m2),
                         });
                     }
@@ -347,7 +347,7 @@ impl Server {
                 Some([h, ins]) if h.is_atom("insert") => {
                     if let Some([name, Term::Pid(p), method]) = ins.as_tuple() {
                         self.tables
-                            .insert_name(name.clone(), (**p).clone(), method.clone());
+                            .insert_name(name.clone(), p.clone(), method.clone());
                     }
                 }
                 Some([h, name]) if h.is_atom("delete") => self.tables.delete_name(name),
@@ -396,13 +396,13 @@ async fn resolve_clashes(
             .unwrap_or_else(|_| atom("none"))
         };
         match &winner {
-            Term::Pid(p) if **p == pid => {
+            Term::Pid(p) if *p == pid => {
                 ops.push(tuple(vec![
                     atom("insert"),
                     tuple(vec![c.name, Term::from(pid), method]),
                 ]));
             }
-            Term::Pid(p) if **p == pid2 => {
+            Term::Pid(p) if *p == pid2 => {
                 res.push(tuple(vec![
                     atom("insert"),
                     tuple(vec![c.name, Term::from(pid2), method2]),

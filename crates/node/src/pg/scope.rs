@@ -21,11 +21,11 @@ fn atom(a: &str) -> Term {
 /// else.
 pub(crate) fn pids_of(t: &Term) -> Option<Vec<Pid>> {
     match t {
-        Term::Pid(p) => Some(vec![(**p).clone()]),
+        Term::Pid(p) => Some(vec![p.clone()]),
         Term::List(l) => l
             .iter()
             .map(|e| match e {
-                Term::Pid(p) => Some((**p).clone()),
+                Term::Pid(p) => Some(p.clone()),
                 _ => None,
             })
             .collect(),
@@ -432,7 +432,7 @@ impl GenServer for Scope {
     async fn handle_cast(&mut self, msg: Term, me: &mut Process) -> Flow {
         match msg.as_tuple() {
             Some([tag, Term::Pid(peer), Term::List(groups)]) if tag.is_atom("sync") => {
-                let peer = (**peer).clone();
+                let peer = peer.clone();
                 let groups = groups.clone();
                 self.sync(me, peer, &groups).await;
             }
@@ -449,7 +449,7 @@ impl GenServer for Scope {
         match items {
             [tag, Term::Pid(peer), group, pids] if tag.is_atom("join") => match pids_of(pids) {
                 Some(pids) => {
-                    let peer = (**peer).clone();
+                    let peer = peer.clone();
                     self.remote_join(me, &peer, group.clone(), pids);
                 }
                 None => self.unexpected("join", &msg),
@@ -457,7 +457,7 @@ impl GenServer for Scope {
             [tag, Term::Pid(peer), pids, Term::List(groups)] if tag.is_atom("leave") => {
                 match pids_of(pids) {
                     Some(pids) => {
-                        let peer = (**peer).clone();
+                        let peer = peer.clone();
                         let groups = groups.clone();
                         self.remote_leave(me, &peer, pids, &groups);
                     }
@@ -465,13 +465,13 @@ impl GenServer for Scope {
                 }
             }
             [tag, Term::Pid(peer)] | [tag, Term::Pid(peer), _] if tag.is_atom("discover") => {
-                let peer = (**peer).clone();
+                let peer = peer.clone();
                 self.discover(me, peer).await;
             }
             [tag, mref, kind, Term::Pid(pid), _]
                 if tag.is_atom("DOWN") && kind.is_atom("process") =>
             {
-                let (mref, pid) = (mref.clone(), (**pid).clone());
+                let (mref, pid) = (mref.clone(), pid.clone());
                 self.down(me, &mref, pid);
             }
             [tag, _] if tag.is_atom("nodedown") => {}

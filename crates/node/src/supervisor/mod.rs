@@ -181,7 +181,7 @@ impl Sup {
         let p = pid.clone();
         let _ = self
             .me
-            .recv_match(move |m| matches!(m.as_tuple(), Some([e, Term::Pid(f), _]) if e.is_atom("EXIT") && **f == p), Duration::ZERO)
+            .recv_match(move |m| matches!(m.as_tuple(), Some([e, Term::Pid(f), _]) if e.is_atom("EXIT") && *f == p), Duration::ZERO)
             .await;
         let r = mref.clone();
         let is_down = move |m: &Term| matches!(m.as_tuple(), Some([d, rr, ..]) if d.is_atom("DOWN") && *rr == r);
@@ -291,14 +291,14 @@ impl Sup {
             };
             if let Some([e, Term::Pid(from), reason]) = msg.as_tuple() {
                 if e.is_atom("EXIT") {
-                    if self.parent.as_ref() == Some(&**from) {
+                    if self.parent.as_ref() == Some(from) {
                         self.terminate_all().await;
                         return reason.clone();
                     }
                     if let Some(i) = self
                         .children
                         .iter()
-                        .position(|c| c.pid.as_ref() == Some(&**from))
+                        .position(|c| c.pid.as_ref() == Some(&*from))
                     {
                         if let Err(r) = self.child_exited(i, reason).await {
                             self.terminate_all().await;
@@ -458,7 +458,7 @@ pub async fn which_children(
             Some([Term::Atom(id), pid, kind, _]) => Some(ChildInfo {
                 id: id.clone(),
                 pid: match pid {
-                    Term::Pid(p) => Some((**p).clone()),
+                    Term::Pid(p) => Some(p.clone()),
                     _ => None,
                 },
                 kind: if kind.is_atom("supervisor") {
@@ -498,7 +498,7 @@ pub async fn restart_child(node: &Node, sup: impl Into<ServerRef>, id: &str) -> 
     .await;
     match r {
         Ok(Term::Tuple(v)) if v.len() == 2 && v[0].is_atom("ok") => match &v[1] {
-            Term::Pid(p) => Ok((**p).clone()),
+            Term::Pid(p) => Ok(p.clone()),
             other => Err(other.clone()),
         },
         Ok(t) => Err(t),

@@ -190,12 +190,12 @@ impl<'a> Decoder<'a> {
                 let id = self.u32()?;
                 let serial = self.u32()?;
                 let creation = self.creation(tag == tags::NEW_PID)?;
-                Ok(Term::Pid(Box::new(Pid {
+                Ok(Term::Pid(Pid {
                     node,
                     id,
                     serial,
                     creation,
-                })))
+                }))
             }
             tags::PORT | tags::NEW_PORT | tags::V4_PORT => {
                 let node = self.atom()?;
@@ -211,7 +211,7 @@ impl<'a> Decoder<'a> {
                 let node = self.atom()?;
                 let id = self.u32()?;
                 let creation = self.creation(false)?;
-                Ok(Term::Ref(Box::new(Reference {
+                Ok(Term::Ref(std::sync::Arc::new(Reference {
                     node,
                     creation,
                     ids: vec![id],
@@ -229,7 +229,7 @@ impl<'a> Decoder<'a> {
                 for _ in 0..n {
                     ids.push(self.u32()?);
                 }
-                Ok(Term::Ref(Box::new(Reference {
+                Ok(Term::Ref(std::sync::Arc::new(Reference {
                     node,
                     creation,
                     ids,

@@ -38,10 +38,20 @@ impl Serialize for Term {
     /// see its Erlang text.
     fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         PASSTHROUGH.with(|p| *p.borrow_mut() = Some(self.clone()));
-        let text = self.to_string();
-        let r = s.serialize_newtype_struct(TERM_TOKEN, &text);
+        // The text is written only by serializers that ask for it: the
+        // one of `to_term` takes the term itself and never does.
+        let r = s.serialize_newtype_struct(TERM_TOKEN, &AsText(self));
         PASSTHROUGH.with(|p| p.borrow_mut().take());
         r
+    }
+}
+
+/// A term that serializes as its Erlang text, built only when asked.
+struct AsText<'a>(&'a Term);
+
+impl Serialize for AsText<'_> {
+    fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self.0)
     }
 }
 

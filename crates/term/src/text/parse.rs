@@ -445,12 +445,12 @@ fn opaque(t: &Token, kind: &str, node: &str, nums: &[u64]) -> R<Term> {
     let n32 = |i: usize| u32::try_from(nums[i]).ok();
     match (kind, nums.len()) {
         ("Pid", 3) => match (n32(0), n32(1), n32(2)) {
-            (Some(id), Some(serial), Some(creation)) => Ok(Term::Pid(Box::new(Pid {
+            (Some(id), Some(serial), Some(creation)) => Ok(Term::Pid(Pid {
                 node,
                 id,
                 serial,
                 creation,
-            }))),
+            })),
             _ => err(t, "#Pid<...> numbers must fit in 32 bits"),
         },
         ("Port", 2) => match n32(1) {
@@ -464,7 +464,7 @@ fn opaque(t: &Token, kind: &str, node: &str, nums: &[u64]) -> R<Term> {
         ("Ref", 2..=6) => {
             let all: Option<Vec<u32>> = (0..nums.len()).map(n32).collect();
             match all {
-                Some(v) => Ok(Term::Ref(Box::new(Reference {
+                Some(v) => Ok(Term::Ref(std::sync::Arc::new(Reference {
                     node,
                     creation: v[0],
                     ids: v[1..].to_vec(),

@@ -371,7 +371,7 @@ impl Node {
     pub(crate) fn deliver_local(&self, pid: &Pid, msg: Term) -> bool {
         let ok = self.is_local(pid) && self.0.erts.procs.deliver(pid.id, msg);
         if ok {
-            self.0.erts.delivered.fetch_add(1, Ordering::Relaxed);
+            self.0.erts.delivered.bump();
         }
         ok
     }

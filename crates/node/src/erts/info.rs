@@ -2,8 +2,6 @@
 //! and the counters behind `statistics/1`. Answers to ERTS's
 //! `process_info` BIF and its statistics counters.
 
-use std::sync::atomic::Ordering;
-
 use nodus_term::{Atom, Pid, Term};
 
 use super::ptab::Watcher;
@@ -68,7 +66,7 @@ impl Node {
     /// Messages delivered to local processes since the node started (the
     /// `reductions` of `statistics/1`, approximated).
     pub fn delivered(&self) -> u64 {
-        self.0.erts.delivered.load(Ordering::Relaxed)
+        self.0.erts.delivered.get()
     }
 
     /// How long the node has run.

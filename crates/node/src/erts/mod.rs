@@ -10,6 +10,7 @@
 //! modules give [`crate::Node`] and [`crate::Process`], as OTP's kernel is
 //! written against BIFs.
 
+pub(crate) mod counter;
 pub(crate) mod fast_hash;
 pub(crate) mod info;
 pub(crate) mod mailbox;
@@ -53,5 +54,5 @@ pub(crate) struct Erts {
     pub(crate) extensions: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
     pub(crate) next_ref: AtomicU32,
     /// Messages delivered to local processes.
-    pub(crate) delivered: std::sync::atomic::AtomicU64,
+    pub(crate) delivered: counter::StripedCounter,
 }

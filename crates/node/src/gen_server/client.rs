@@ -192,6 +192,9 @@ impl Process {
             self.demonitor(&mref);
             return Err(CallError::Down(Term::atom("noconnection")));
         }
+        // The server, just woken, usually runs next on this worker: give
+        // it its turn first, and its reply is then found without a timer.
+        tokio::task::yield_now().await;
         let r = mref.clone();
         let got = self
             .recv_match(

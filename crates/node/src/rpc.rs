@@ -121,16 +121,10 @@ impl Node {
                 if let Some(r) = crate::rpc_net::call(self, m.as_str(), f.as_str(), &args).await {
                     return r;
                 }
-                if (m.as_str(), f.as_str(), args.len()) == ("global", "sync", 0) {
-                    // `global:sync/0`: `ok` once synced with every visible
-                    // node (OTP waits without a bound; the caller's rpc
-                    // timeout bounds this one).
-                    let synced = crate::global::sync(self, Duration::from_secs(86_400)).await;
-                    return Ok(if synced {
-                        Term::atom("ok")
-                    } else {
-                        Term::Tuple(vec![Term::atom("error"), Term::atom("timeout")])
-                    });
+                if m.as_str() == "global" {
+                    if let Some(r) = crate::global::rpc_call(self, f.as_str(), &args).await {
+                        return r;
+                    }
                 }
                 if m.as_str() == "Elixir.Phoenix.PubSub" {
                     if let Some(r) = crate::pubsub::rpc::call(self, f.as_str(), &args).await {

@@ -136,6 +136,24 @@ pub async fn sync(node: &Node, timeout: Duration) -> bool {
     }
 }
 
+/// The `global` functions that wait, answered over rpc (the others are
+/// built-ins): `global:sync/0`, `ok` once synced with every visible node
+/// (OTP waits without a bound; the caller's rpc timeout bounds this one).
+pub(crate) async fn rpc_call(
+    node: &Node,
+    f: &str,
+    args: &[Term],
+) -> Option<Result<Term, crate::rpc::Exception>> {
+    match (f, args) {
+        ("sync", []) => Some(Ok(if sync(node, Duration::from_secs(86_400)).await {
+            Term::atom("ok")
+        } else {
+            Term::Tuple(vec![Term::atom("error"), Term::atom("timeout")])
+        })),
+        _ => None,
+    }
+}
+
 async fn known(node: &Node) -> Vec<Atom> {
     let mut me = node.process();
     let r = gen_server::call_term(

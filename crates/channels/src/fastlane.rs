@@ -30,7 +30,7 @@ pub(crate) fn socket_push(f: &Frame) -> Term {
         Frame::Text(b) => ("text", b),
         Frame::Binary(b) => ("binary", b),
     };
-    Term::Tuple(vec![
+    Term::tuple(vec![
         Term::atom("socket_push"),
         Term::atom(opcode),
         Term::Binary(bytes.clone()),

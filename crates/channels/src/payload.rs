@@ -60,7 +60,7 @@ impl Payload {
     pub fn to_term(&self) -> Term {
         match self {
             Payload::Json(v) => json_to_term(v),
-            Payload::Binary(b) => Term::Tuple(vec![Term::atom("binary"), Term::Binary(b.clone())]),
+            Payload::Binary(b) => Term::tuple(vec![Term::atom("binary"), Term::Binary(b.clone())]),
         }
     }
 

@@ -302,7 +302,7 @@ impl SocketCore {
         match r {
             Ok(Ok(reply)) => {
                 let intercepts = chan.intercepts();
-                let meta = Term::Tuple(vec![
+                let meta = Term::tuple(vec![
                     Term::atom("fastlane"),
                     Term::Pid(self.me.pid().clone()),
                     Term::atom(self.vsn.module()),

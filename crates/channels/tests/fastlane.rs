@@ -12,7 +12,7 @@ use nodus_channels::{parse_broadcast, Endpoint, Payload, Vsn};
 mod common;
 
 fn fastlane(pid: &Pid, vsn: Vsn, intercepts: &[&str]) -> Term {
-    Term::Tuple(vec![
+    Term::tuple(vec![
         Term::atom("fastlane"),
         Term::Pid(pid.clone()),
         Term::atom(vsn.module()),

@@ -73,7 +73,7 @@ impl Application for Demo {
 
     fn start_phases(&self, ctx: &AppContext) -> Vec<(String, Term)> {
         if ctx.env("phases").is_some_and(|v| v.is_atom("true")) {
-            vec![("go".to_string(), Term::List(vec![]))]
+            vec![("go".to_string(), Term::list(vec![]))]
         } else {
             Vec::new()
         }

@@ -103,7 +103,7 @@ async fn server(node: &Node) {
                     let _ = me
                         .node()
                         .clone()
-                        .send(from, Term::Tuple(vec![Term::atom("count"), Term::Int(n)]))
+                        .send(from, Term::tuple(vec![Term::atom("count"), Term::Int(n)]))
                         .await;
                     n = 0;
                 }
@@ -152,7 +152,7 @@ async fn client(node: &Node, peer: &str) {
         for _ in 0..n {
             let _ = node.send_named(&pid, "sink", peer, msg.clone()).await;
         }
-        let done = Term::Tuple(vec![Term::atom("done"), Term::from(pid.clone())]);
+        let done = Term::tuple(vec![Term::atom("done"), Term::from(pid.clone())]);
         let _ = node.send_named(&pid, "sink", peer, done).await;
         let got = me
             .recv_match(
@@ -180,7 +180,7 @@ async fn client(node: &Node, peer: &str) {
         }
     };
     if run("small") {
-        let small = Term::Tuple(vec![Term::atom("hello"), Term::Int(42)]);
+        let small = Term::tuple(vec![Term::atom("hello"), Term::Int(42)]);
         one_way("small", small, SMALL, 0).await;
     }
     if run("1KiB") {
@@ -203,7 +203,7 @@ async fn ping_pong(node: &Node, me: &mut nodus::Process, peer: &str) {
     let mut lat = Vec::with_capacity(WARMUP + RTT);
     for i in 0..WARMUP + RTT {
         let t0 = Instant::now();
-        let msg = Term::Tuple(vec![Term::from(pid.clone()), Term::Int(i as i64)]);
+        let msg = Term::tuple(vec![Term::from(pid.clone()), Term::Int(i as i64)]);
         let _ = node.send_named(&pid, "echo", peer, msg).await;
         let want = Term::Int(i as i64);
         let got = me
@@ -220,7 +220,7 @@ async fn ping_pong(node: &Node, me: &mut nodus::Process, peer: &str) {
 }
 
 async fn calls(me: &mut nodus::Process, peer: &str) {
-    let target = Term::Tuple(vec![Term::atom("srv"), Term::atom(peer)]);
+    let target = Term::tuple(vec![Term::atom("srv"), Term::atom(peer)]);
     let mut lat = Vec::with_capacity(WARMUP + RTT);
     for _ in 0..WARMUP + RTT {
         let t0 = Instant::now();

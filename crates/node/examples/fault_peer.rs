@@ -160,7 +160,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 down = true;
                 break;
             }
-            let msg = Term::Tuple(vec![Term::atom("seq"), Term::from(i as i64)]);
+            let msg = Term::tuple(vec![Term::atom("seq"), Term::from(i as i64)]);
             if node.send_named(me.pid(), "sink", &peer, msg).await.is_err() {
                 down = true;
                 break;

@@ -49,7 +49,10 @@ async fn wait_done(me: &mut nodus::Process, n: usize) {
     }
 }
 
-async fn start(name: &str, epmd: u16) -> Result<(Node, PubSub), Box<dyn std::error::Error>> {
+async fn start(
+    name: &str,
+    epmd: u16,
+) -> Result<(Node, PubSub), Box<dyn std::error::Error + Send + Sync>> {
     let node = Node::builder(name)
         .cookie("bench")
         .epmd_port(epmd)
@@ -64,7 +67,7 @@ async fn run(
     fanout: usize,
     subs: usize,
     msgs: usize,
-) -> Result<(), Box<dyn std::error::Error>> {
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let (a, psa) = start("psbench1@127.0.0.1", epmd).await?;
 
     // Memory per subscription, then one broadcast to all of them.
@@ -100,7 +103,7 @@ async fn run(
         let p = subscriber(&a, me.pid().clone(), msgs);
         psa.subscribe(&p, "local");
     }
-    let msg = Term::Tuple(vec![Term::atom("msg"), Term::binary(b"0123456789abcdef")]);
+    let msg = Term::tuple(vec![Term::atom("msg"), Term::binary(b"0123456789abcdef")]);
     let t = Instant::now();
     for _ in 0..msgs {
         psa.broadcast_from(me.pid(), "local", msg.clone())?;
@@ -138,13 +141,22 @@ async fn run(
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let args: Vec<String> = std::env::args().collect();
     let epmd: u16 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(4369);
     let arg = |i: usize, d: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(d);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    rt.block_on(run(epmd, arg(2, 100_000), arg(3, 1000), arg(4, 1000)))
+    let rt = if std::env::var("NODUS_RUNTIME").is_ok_and(|v| v == "current") {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?
+    };
+    // The driver (the broadcaster) runs on a runtime worker, as BEAM's
+    // runs in a process on a scheduler, not on the thread that waits.
+    let driver = run(epmd, arg(2, 100_000), arg(3, 1000), arg(4, 1000));
+    rt.block_on(async { tokio::spawn(driver).await? })
 }

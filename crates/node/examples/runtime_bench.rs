@@ -168,7 +168,7 @@ async fn send_phase(node: &Node) -> Result<(), Box<dyn std::error::Error>> {
             }
         });
         let start = Instant::now();
-        let msg = Term::Tuple(vec![Term::atom("msg"), Term::Int(1)]);
+        let msg = Term::tuple(vec![Term::atom("msg"), Term::Int(1)]);
         for _ in 0..SENDS {
             let _ = me.send(&rx_pid, msg.clone()).await;
         }

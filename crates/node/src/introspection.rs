@@ -28,7 +28,7 @@ fn charlist(s: &str) -> Term {
 }
 
 fn kv(k: &str, v: Term) -> Term {
-    Term::Tuple(vec![Term::atom(k), v])
+    Term::tuple(vec![Term::atom(k), v])
 }
 
 /// The process-info items `process_info/1` lists.
@@ -56,7 +56,7 @@ pub(crate) fn call(
             node.processes().into_iter().map(Term::from).collect(),
         )),
         ("erlang", "process_info", [Term::Pid(p)]) => Ok(match info_list(node, p, ITEMS) {
-            Some(Ok(l)) => Term::List(l),
+            Some(Ok(l)) => Term::list(l),
             _ => Term::atom("undefined"),
         }),
         ("erlang", "process_info", [Term::Pid(p), Term::Atom(item)]) => {
@@ -73,7 +73,7 @@ pub(crate) fn call(
             };
             match info_list(node, p, &names) {
                 None => Ok(Term::atom("undefined")),
-                Some(r) => r.map(Term::List),
+                Some(r) => r.map(Term::list),
             }
         }
         ("erlang", "system_info", [Term::Atom(a)]) => system_info(node, a),
@@ -95,7 +95,7 @@ pub(crate) fn call(
             Ok(Term::List(
                 crate::application::which_applications(node)
                     .into_iter()
-                    .map(|(n, d, v)| Term::Tuple(vec![Term::atom(&n), charlist(&d), charlist(&v)]))
+                    .map(|(n, d, v)| Term::tuple(vec![Term::atom(&n), charlist(&d), charlist(&v)]))
                     .collect(),
             ))
         }
@@ -119,7 +119,7 @@ fn info_list(node: &Node, pid: &Pid, items: &[&str]) -> Option<Result<Vec<Term>,
                     Term::nil()
                 }
             },
-            "current_function" | "initial_call" => Term::Tuple(vec![
+            "current_function" | "initial_call" => Term::tuple(vec![
                 Term::atom("nodus"),
                 Term::atom("process"),
                 Term::Int(0),
@@ -135,7 +135,7 @@ fn info_list(node: &Node, pid: &Pid, items: &[&str]) -> Option<Result<Vec<Term>,
             "monitors" => Term::List(
                 info.monitors
                     .iter()
-                    .map(|t| Term::Tuple(vec![Term::atom("process"), t.clone()]))
+                    .map(|t| Term::tuple(vec![Term::atom("process"), t.clone()]))
                     .collect(),
             ),
             "monitored_by" => {
@@ -226,7 +226,7 @@ fn cpu_ms() -> u64 {
 }
 
 fn statistics(node: &Node, what: &str) -> Result<Term, Exception> {
-    let pair = |a: u64, b: u64| Term::Tuple(vec![Term::from(a), Term::from(b)]);
+    let pair = |a: u64, b: u64| Term::tuple(vec![Term::from(a), Term::from(b)]);
     Ok(match what {
         "runtime" => pair(cpu_ms(), 0),
         "wall_clock" => pair(node.uptime().as_millis() as u64, 0),

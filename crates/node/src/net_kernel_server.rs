@@ -41,7 +41,7 @@ pub(crate) fn start(node: &Node) {
                 continue;
             };
             if op.is_atom("is_auth") {
-                let reply = Term::Tuple(vec![call_tag.clone(), Term::atom("yes")]);
+                let reply = Term::tuple(vec![call_tag.clone(), Term::atom("yes")]);
                 let _ = me.node().clone().send(caller, reply).await;
             }
         }

@@ -550,10 +550,10 @@ impl Node {
         }
         let mut me = self.process();
         let r = self.make_ref();
-        let call = Term::Tuple(vec![
+        let call = Term::tuple(vec![
             Term::atom("$gen_call"),
-            Term::Tuple(vec![Term::from(me.pid.clone()), r.clone()]),
-            Term::Tuple(vec![Term::atom("is_auth"), Term::Atom(self.0.name.clone())]),
+            Term::tuple(vec![Term::from(me.pid.clone()), r.clone()]),
+            Term::tuple(vec![Term::atom("is_auth"), Term::Atom(self.0.name.clone())]),
         ]);
         if let Err(e) = self
             .send_named(&me.pid.clone(), "net_kernel", node, call)

@@ -79,9 +79,9 @@ impl Node {
                 match r {
                     Ok(_) => Term::atom("normal"),
                     Err(Exception::Exit(r)) => r,
-                    Err(Exception::Error(r)) => Term::Tuple(vec![r, stack(&m, &f, &args)]),
-                    Err(Exception::Throw(v)) => Term::Tuple(vec![
-                        Term::Tuple(vec![Term::atom("nocatch"), v]),
+                    Err(Exception::Error(r)) => Term::tuple(vec![r, stack(&m, &f, &args)]),
+                    Err(Exception::Throw(v)) => Term::tuple(vec![
+                        Term::tuple(vec![Term::atom("nocatch"), v]),
                         stack(&m, &f, &args),
                     ]),
                 }
@@ -150,14 +150,14 @@ impl Node {
         let mut me = self.process();
         let r = self.make_ref();
         let me_pid = me.pid().clone();
-        let call = Term::Tuple(vec![
+        let call = Term::tuple(vec![
             Term::atom("$gen_call"),
-            Term::Tuple(vec![Term::from(me_pid.clone()), r.clone()]),
-            Term::Tuple(vec![
+            Term::tuple(vec![Term::from(me_pid.clone()), r.clone()]),
+            Term::tuple(vec![
                 Term::atom("call"),
                 Term::atom(m),
                 Term::atom(f),
-                Term::List(args),
+                Term::list(args),
                 Term::from(me_pid.clone()),
             ]),
         ]);
@@ -169,8 +169,8 @@ impl Node {
             )
             .await;
         match reply {
-            Some(Term::Tuple(mut v)) if v.len() == 2 => Ok(v.remove(1)),
-            _ => Ok(Term::Tuple(vec![
+            Some(Term::Tuple(v)) if v.len() == 2 => Ok(v.into_vec().remove(1)),
+            _ => Ok(Term::tuple(vec![
                 Term::atom("badrpc"),
                 Term::atom("timeout"),
             ])),
@@ -180,10 +180,10 @@ impl Node {
 
 /// `[{M, F, Args, []}]`: the stack of an exception in `M:F(Args)`.
 fn stack(m: &Atom, f: &Atom, args: &[Term]) -> Term {
-    Term::List(vec![Term::Tuple(vec![
+    Term::list(vec![Term::tuple(vec![
         Term::Atom(m.clone()),
         Term::Atom(f.clone()),
-        Term::List(args.to_vec()),
+        Term::list(args.to_vec()),
         Term::nil(),
     ])])
 }
@@ -204,10 +204,10 @@ pub(crate) fn start_rex(node: &Node) {
             if let Some([Term::Pid(from), req]) = msg.as_tuple() {
                 if req.is_atom("features_request") {
                     let node = me.node().clone();
-                    let reply = Term::Tuple(vec![
+                    let reply = Term::tuple(vec![
                         Term::atom("features_reply"),
                         Term::Atom(node.name().clone()),
-                        Term::List(vec![Term::atom("erpc")]),
+                        Term::list(vec![Term::atom("erpc")]),
                     ]);
                     let _ = node.send(from, reply).await;
                     continue;
@@ -241,19 +241,19 @@ async fn rex_answer(node: &Node, request: Term) -> Term {
     if !op.is_atom("call") {
         return badrpc(Term::atom("notsup"));
     }
-    match node.apply(m, f, args.clone()).await {
+    match node.apply(m, f, args.to_vec()).await {
         Ok(v) => v,
         Err(Exception::Throw(v)) => v,
-        Err(Exception::Exit(r)) => badrpc(Term::Tuple(vec![Term::atom("EXIT"), r])),
-        Err(Exception::Error(r)) => badrpc(Term::Tuple(vec![
+        Err(Exception::Exit(r)) => badrpc(Term::tuple(vec![Term::atom("EXIT"), r])),
+        Err(Exception::Error(r)) => badrpc(Term::tuple(vec![
             Term::atom("EXIT"),
-            Term::Tuple(vec![r, stack(m, f, args)]),
+            Term::tuple(vec![r, stack(m, f, args)]),
         ])),
     }
 }
 
 fn badrpc(reason: Term) -> Term {
-    Term::Tuple(vec![Term::atom("badrpc"), reason])
+    Term::tuple(vec![Term::atom("badrpc"), reason])
 }
 
 /// `erpc:execute_call(Ref, M, F, A)`: ends with `{Ref, return, Result}`
@@ -262,10 +262,10 @@ fn badrpc(reason: Term) -> Term {
 fn execute_call(process: Process, args: Vec<Term>) -> ProcessFuture {
     Box::pin(async move {
         let node = process.node().clone();
-        let t = Term::Tuple;
+        let t = Term::tuple;
         let reason = match args.as_slice() {
             [res, Term::Atom(m), Term::Atom(f), Term::List(a)] => {
-                match node.apply(m, f, a.clone()).await {
+                match node.apply(m, f, a.to_vec()).await {
                     Ok(v) => t(vec![res.clone(), Term::atom("return"), v]),
                     Err(Exception::Throw(v)) => t(vec![res.clone(), Term::atom("throw"), v]),
                     Err(Exception::Exit(v)) => t(vec![res.clone(), Term::atom("exit"), v]),
@@ -274,7 +274,7 @@ fn execute_call(process: Process, args: Vec<Term>) -> ProcessFuture {
                     }
                 }
             }
-            _ => t(vec![Term::atom("badarg"), Term::List(args.clone())]),
+            _ => t(vec![Term::atom("badarg"), Term::list(args.clone())]),
         };
         drop(process);
         reason
@@ -285,7 +285,7 @@ fn execute_call(process: Process, args: Vec<Term>) -> ProcessFuture {
 fn execute_cast(process: Process, args: Vec<Term>) -> ProcessFuture {
     Box::pin(async move {
         if let [Term::Atom(m), Term::Atom(f), Term::List(a)] = args.as_slice() {
-            let _ = process.node().apply(m, f, a.clone()).await;
+            let _ = process.node().apply(m, f, a.to_vec()).await;
         }
         Term::atom("normal")
     })

@@ -118,7 +118,7 @@ fn pg_builtin(node: &Node, f: &str, args: &[Term]) -> Option<Result<Term, Except
         _ => return None,
     };
     Some(match (f, rest) {
-        ("which_groups", []) => Ok(Term::List(pg::which_groups(node, &scope))),
+        ("which_groups", []) => Ok(Term::list(pg::which_groups(node, &scope))),
         ("get_members", [g]) => Ok(pids(pg::get_members(node, &scope, g))),
         ("get_local_members", [g]) => Ok(pids(pg::get_local_members(node, &scope, g))),
         _ => return None,

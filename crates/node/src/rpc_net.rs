@@ -56,7 +56,7 @@ pub(crate) async fn call(
         ("net_kernel", "nodes_info", 0) => Ok(ok(Term::List(
             node.nodes_info()
                 .iter()
-                .map(|i| Term::Tuple(vec![Term::Atom(i.node.clone()), info_list(node, i)]))
+                .map(|i| Term::tuple(vec![Term::Atom(i.node.clone()), info_list(node, i)]))
                 .collect(),
         ))),
         ("net_kernel", "node_info", 1) => match peer() {
@@ -86,11 +86,11 @@ pub(crate) async fn call(
 }
 
 fn ok(t: Term) -> Term {
-    Term::Tuple(vec![Term::atom("ok"), t])
+    Term::tuple(vec![Term::atom("ok"), t])
 }
 
 fn error(reason: &str) -> Term {
-    Term::Tuple(vec![Term::atom("error"), Term::atom(reason)])
+    Term::tuple(vec![Term::atom("error"), Term::atom(reason)])
 }
 
 /// A host given as an atom or a string.
@@ -109,7 +109,7 @@ async fn names(node: &Node, host: Option<&str>) -> Result<Term, Exception> {
     Ok(match crate::erl_epmd::names(host, node.epmd_port()).await {
         Ok(v) => ok(Term::List(
             v.into_iter()
-                .map(|(n, p)| Term::Tuple(vec![Term::charlist(&n), Term::from(i64::from(p))]))
+                .map(|(n, p)| Term::tuple(vec![Term::charlist(&n), Term::from(i64::from(p))]))
                 .collect(),
         )),
         Err(_) => error("address"),
@@ -121,7 +121,7 @@ async fn names(node: &Node, host: Option<&str>) -> Result<Term, Exception> {
 /// `net_kernel` (nodus has no controller process per connection); `in`
 /// and `out` count messages.
 fn info_list(node: &Node, i: &ConnInfo) -> Term {
-    let kv = |k: &str, v: Term| Term::Tuple(vec![Term::atom(k), v]);
+    let kv = |k: &str, v: Term| Term::tuple(vec![Term::atom(k), v]);
     let address = match i.address {
         Some(a) => {
             let ip = match a.ip() {
@@ -140,9 +140,9 @@ fn info_list(node: &Node, i: &ConnInfo) -> Term {
             };
             let family = if a.is_ipv4() { "inet" } else { "inet6" };
             let host = i.node.as_str().split('@').nth(1).unwrap_or("");
-            Term::Tuple(vec![
+            Term::tuple(vec![
                 Term::atom("net_address"),
-                Term::Tuple(vec![ip, Term::from(i64::from(a.port()))]),
+                Term::tuple(vec![ip, Term::from(i64::from(a.port()))]),
                 Term::charlist(host),
                 Term::atom("tcp"),
                 Term::atom(family),
@@ -153,7 +153,7 @@ fn info_list(node: &Node, i: &ConnInfo) -> Term {
     let owner = node
         .whereis("net_kernel")
         .map_or_else(|| Term::atom("undefined"), Term::from);
-    Term::List(vec![
+    Term::list(vec![
         kv("owner", owner),
         kv("state", Term::atom("up")),
         kv("address", address),

@@ -50,16 +50,16 @@ fn charlist(s: &str) -> Term {
 
 /// The reply to `get_status`.
 pub fn status_reply(me: &Pid, status: Status) -> Term {
-    let t = Term::Tuple;
+    let t = Term::tuple;
     let header = match &status.name {
         Term::Atom(a) => charlist(&format!("Status for generic server {a}")),
         _ => charlist(&format!("Status for generic server {}", status.name)),
     };
-    let formatted = Term::List(vec![
+    let formatted = Term::list(vec![
         t(vec![Term::atom("header"), header]),
         t(vec![
             Term::atom("data"),
-            Term::List(vec![
+            Term::list(vec![
                 t(vec![charlist("Status"), Term::atom("running")]),
                 t(vec![charlist("Parent"), Term::from(status.parent.clone())]),
                 t(vec![charlist("Logged events"), Term::nil()]),
@@ -67,14 +67,14 @@ pub fn status_reply(me: &Pid, status: Status) -> Term {
         ]),
         t(vec![
             Term::atom("data"),
-            Term::List(vec![t(vec![charlist("State"), status.state])]),
+            Term::list(vec![t(vec![charlist("State"), status.state])]),
         ]),
     ]);
     t(vec![
         Term::atom("status"),
         Term::from(me.clone()),
         t(vec![Term::atom("module"), status.module]),
-        Term::List(vec![
+        Term::list(vec![
             Term::nil(),
             Term::atom("running"),
             Term::from(status.parent),
@@ -90,9 +90,9 @@ pub fn reply_for(me: &Pid, req: &Term, status: impl FnOnce() -> Status) -> Term 
         Some("get_state") => status().state,
         Some("get_status") => status_reply(me, status()),
         Some("suspend") | Some("resume") => Term::atom("ok"),
-        _ => Term::Tuple(vec![
+        _ => Term::tuple(vec![
             Term::atom("error"),
-            Term::Tuple(vec![Term::atom("unknown_system_msg"), req.clone()]),
+            Term::tuple(vec![Term::atom("unknown_system_msg"), req.clone()]),
         ]),
     }
 }
@@ -121,7 +121,7 @@ pub async fn terminate(
         return Err(Term::atom("noproc"));
     };
     let mref = me.monitor(&Term::from(pid.clone())).await;
-    let req = Term::Tuple(vec![Term::atom("terminate"), reason]);
+    let req = Term::tuple(vec![Term::atom("terminate"), reason]);
     let _ = gen_server::client::call_term_label(&mut me, &pid, "system", req, timeout).await;
     let r = mref.clone();
     let down = me

@@ -46,7 +46,7 @@ async fn aliases_work_both_ways() {
     };
     let erl_pid = erl_pid.clone();
     // nodus -> erl alias.
-    let msg = Term::Tuple(vec![Term::atom("via_alias"), Term::Int(42)]);
+    let msg = Term::tuple(vec![Term::atom("via_alias"), Term::Int(42)]);
     node.send_alias(me.pid(), erl_alias, msg)
         .await
         .expect("alias send");
@@ -55,7 +55,7 @@ async fn aliases_work_both_ways() {
     let mine = me.alias();
     node.send(
         &erl_pid,
-        Term::Tuple(vec![Term::atom("nodus_alias"), mine.clone()]),
+        Term::tuple(vec![Term::atom("nodus_alias"), mine.clone()]),
     )
     .await
     .expect("send");
@@ -68,7 +68,7 @@ async fn aliases_work_both_ways() {
         .await;
     assert_eq!(
         got,
-        Some(Term::Tuple(vec![Term::atom("hello_alias"), Term::Int(1)]))
+        Some(Term::tuple(vec![Term::atom("hello_alias"), Term::Int(1)]))
     );
     // After unalias, messages to it are dropped.
     assert!(me.unalias(&mine));

@@ -92,7 +92,7 @@ async fn calls_node_events_and_hostile_peers() {
     assert!(noproc.starts_with("noproc={'EXIT',{noproc,"), "{noproc}");
     assert_eq!(
         next_node_event(&mut events, "nodeup", "erlcalls@127.0.0.1", 10).await,
-        Some(Term::Tuple(vec![
+        Some(Term::tuple(vec![
             Term::atom("nodeup"),
             Term::atom("erlcalls@127.0.0.1")
         ]))
@@ -100,7 +100,7 @@ async fn calls_node_events_and_hostile_peers() {
 
     // Rust calls an erl gen_server.
     let mut me = node.process();
-    let target = Term::Tuple(vec![
+    let target = Term::tuple(vec![
         Term::atom("application_controller"),
         Term::atom("erlcalls@127.0.0.1"),
     ]);
@@ -113,7 +113,7 @@ async fn calls_node_events_and_hostile_peers() {
         .await
         .expect("call");
     assert!(apps.to_string().contains("kernel"), "{apps}");
-    let missing = Term::Tuple(vec![Term::atom("nobody"), Term::atom("erlcalls@127.0.0.1")]);
+    let missing = Term::tuple(vec![Term::atom("nobody"), Term::atom("erlcalls@127.0.0.1")]);
     let err = me
         .call(&missing, Term::atom("x"), Duration::from_secs(10))
         .await
@@ -215,11 +215,11 @@ async fn calls_node_events_and_hostile_peers() {
     assert!(closed(big), "a frame over the limit closes the connection");
     assert_eq!(
         me.call(
-            &Term::Tuple(vec![
+            &Term::tuple(vec![
                 Term::atom("rust_srv"),
                 Term::atom("rustcalls@127.0.0.1")
             ]),
-            Term::Tuple(vec![Term::atom("add"), Term::Int(2), Term::Int(2)]),
+            Term::tuple(vec![Term::atom("add"), Term::Int(2), Term::Int(2)]),
             Duration::from_secs(5)
         )
         .await,
@@ -259,7 +259,7 @@ async fn calls_node_events_and_hostile_peers() {
     let down = next_node_event(&mut events, "nodedown", "erlcalls@127.0.0.1", 30).await;
     assert_eq!(
         down,
-        Some(Term::Tuple(vec![
+        Some(Term::tuple(vec![
             Term::atom("nodedown"),
             Term::atom("erlcalls@127.0.0.1")
         ]))
@@ -288,7 +288,7 @@ async fn calls_node_events_and_hostile_peers() {
     let down = next_node_event(&mut events, "nodedown", "erlcalls2@127.0.0.1", 10).await;
     assert_eq!(
         down,
-        Some(Term::Tuple(vec![
+        Some(Term::tuple(vec![
             Term::atom("nodedown"),
             Term::atom("erlcalls2@127.0.0.1")
         ]))

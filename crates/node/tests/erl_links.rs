@@ -34,7 +34,7 @@ fn start_erl(dir: &Path, epmd: u16) -> (Proc, mpsc::Receiver<String>) {
 async fn ask(node: &Node, me: &mut Process, msg: Vec<Term>, reply_tag: &str) -> Term {
     let mut m = msg;
     m.push(Term::from(me.pid().clone()));
-    node.send_named(&me.pid().clone(), "ctl", ERL, Term::Tuple(m))
+    node.send_named(&me.pid().clone(), "ctl", ERL, Term::tuple(m))
         .await
         .expect("send");
     let tag = reply_tag.to_string();
@@ -57,7 +57,7 @@ async fn victim(node: &Node, me: &mut Process) -> Pid {
 }
 
 fn die(reason: &str) -> Term {
-    Term::Tuple(vec![Term::atom("die"), Term::atom(reason)])
+    Term::tuple(vec![Term::atom("die"), Term::atom(reason)])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,7 +90,7 @@ async fn links_and_monitors_work_both_ways() {
         .await;
     assert_eq!(
         exit,
-        Some(Term::Tuple(vec![
+        Some(Term::tuple(vec![
             Term::atom("EXIT"),
             Term::from(v.clone()),
             Term::atom("boom")
@@ -168,7 +168,7 @@ async fn links_and_monitors_work_both_ways() {
         down.as_ref().and_then(Term::as_tuple).map(|t| t[4].clone()),
         Some(Term::atom("noproc"))
     );
-    let name = Term::Tuple(vec![Term::atom("no_such_name"), Term::atom(ERL)]);
+    let name = Term::tuple(vec![Term::atom("no_such_name"), Term::atom(ERL)]);
     let r5 = me.monitor(&name).await;
     let down = me
         .recv_match(|m| matches!(m.as_tuple(), Some([_, r, ..]) if *r == r5), T)

@@ -48,7 +48,7 @@ async fn the_corpus_and_a_10_mb_binary_cross_both_ways() {
     let echo = node.spawn(|mut me| async move {
         while let Some(m) = me.recv().await {
             if let Some([Term::Pid(from), msg]) = m.as_tuple() {
-                let reply = Term::Tuple(vec![Term::atom("echo_reply"), msg.clone()]);
+                let reply = Term::tuple(vec![Term::atom("echo_reply"), msg.clone()]);
                 let _ = me.node().clone().send(from, reply).await;
             }
         }
@@ -83,7 +83,7 @@ async fn the_corpus_and_a_10_mb_binary_cross_both_ways() {
     let mut me = node.process();
     let mut bad = 0;
     for t in &terms {
-        let msg = Term::Tuple(vec![Term::from(me.pid().clone()), t.clone()]);
+        let msg = Term::tuple(vec![Term::from(me.pid().clone()), t.clone()]);
         node.send_named(&me.pid().clone(), "erl_echo", "erlmsg@127.0.0.1", msg)
             .await
             .expect("send");

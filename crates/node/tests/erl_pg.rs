@@ -193,7 +193,7 @@ async fn scope_is_shared_with(bin: PathBuf, tag: &str) {
         .expect("join notification");
     assert_eq!(
         note.as_tuple().map(|t| t[3].clone()),
-        Some(Term::List(vec![Term::from(c.clone())]))
+        Some(Term::list(vec![Term::from(c.clone())]))
     );
     // A group monitor.
     let (gref, members) = pg::monitor(&mut me, SCOPE, &g("g3"))
@@ -256,8 +256,8 @@ async fn scope_is_shared_with(bin: PathBuf, tag: &str) {
             "erlang",
             "send",
             vec![
-                Term::Tuple(vec![Term::atom(SCOPE), Term::Atom(node.name().clone())]),
-                Term::Tuple(vec![Term::atom("join"), Term::atom("garbage")]),
+                Term::tuple(vec![Term::atom(SCOPE), Term::Atom(node.name().clone())]),
+                Term::tuple(vec![Term::atom("join"), Term::atom("garbage")]),
             ],
             Duration::from_secs(10),
         )

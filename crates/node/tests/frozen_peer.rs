@@ -62,7 +62,7 @@ async fn sends_to_a_frozen_peer_return_at_once_and_nodedown_comes_from_ticks() {
     let pid = me.pid().clone();
     while frozen_at.elapsed() < TICKTIME * 2 + Duration::from_secs(9) {
         let t = Instant::now();
-        let msg = Term::Tuple(vec![Term::from(pid.clone()), Term::from(sends as i64)]);
+        let msg = Term::tuple(vec![Term::from(pid.clone()), Term::from(sends as i64)]);
         node.send_named(&pid, "sink", peer, msg)
             .await
             .expect("a send to an unreachable node is not an error");
@@ -100,7 +100,7 @@ async fn sends_to_a_frozen_peer_return_at_once_and_nodedown_comes_from_ticks() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(back, "erl answers again once resumed");
-    let msg = Term::Tuple(vec![Term::from(pid.clone()), Term::atom("after")]);
+    let msg = Term::tuple(vec![Term::from(pid.clone()), Term::atom("after")]);
     node.send_named(&pid, "sink", peer, msg)
         .await
         .expect("send");

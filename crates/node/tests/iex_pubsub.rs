@@ -136,15 +136,15 @@ fn collector(node: &Node, ps: &PubSub) -> Pid {
         while let Some(m) = me.recv().await {
             match m.as_tuple() {
                 Some([tag, Term::Pid(from)]) if tag.is_atom("get") => {
-                    let reply = Term::Tuple(vec![
+                    let reply = Term::tuple(vec![
                         Term::atom("got"),
                         Term::from(me.pid().clone()),
-                        Term::List(got.clone()),
+                        Term::list(got.clone()),
                     ]);
                     let _ = me.send(from, reply).await;
                 }
                 Some([tag, Term::Pid(from)]) if tag.is_atom("stats") => {
-                    let reply = Term::Tuple(vec![
+                    let reply = Term::tuple(vec![
                         Term::atom("stats"),
                         Term::from(me.pid().clone()),
                         Term::from(n),
@@ -172,7 +172,7 @@ async fn ask(me: &mut Process, to: &Pid, what: &str) -> Vec<Term> {
     let _ = me
         .send(
             to,
-            Term::Tuple(vec![Term::atom(what), Term::from(me.pid().clone())]),
+            Term::tuple(vec![Term::atom(what), Term::from(me.pid().clone())]),
         )
         .await;
     let want = to.clone();
@@ -204,7 +204,7 @@ async fn ctl(me: &mut Process, msg: Vec<Term>) -> Term {
     items.extend(msg[1..].iter().cloned());
     let pid = me.pid().clone();
     me.node()
-        .send_named(&pid, "ctl", E, Term::Tuple(items))
+        .send_named(&pid, "ctl", E, Term::tuple(items))
         .await
         .expect("send ctl");
     me.recv_match(
@@ -222,7 +222,7 @@ async fn ctl(me: &mut Process, msg: Vec<Term>) -> Term {
 
 fn msgs(got: &[Term]) -> Vec<Term> {
     match got.first() {
-        Some(Term::List(l)) => l.clone(),
+        Some(Term::List(l)) => l.to_vec(),
         _ => Vec::new(),
     }
 }
@@ -296,7 +296,7 @@ async fn broadcasts_cross_nodus_and_a_phoenix_pubsub_stand_in() {
     .await;
     until("every worker seen by E", async || {
         let g = ctl(&mut me, vec![Term::atom("groups")]).await;
-        let want = Term::Tuple(vec![Term::atom("groups"), Term::List(groups(4))]);
+        let want = Term::tuple(vec![Term::atom("groups"), Term::list(groups(4))]);
         g == want
             && nodus::pg::get_members(&a, nodus::pubsub::SCOPE, &groups(1)[0]).len() == 3
             && nodus::pg::get_members(&b, nodus::pubsub::SCOPE, &groups(1)[0]).len() == 3
@@ -311,14 +311,14 @@ async fn broadcasts_cross_nodus_and_a_phoenix_pubsub_stand_in() {
     let mut sent = Vec::new();
     for i in 0..12i64 {
         let sender = a.spawn(|_me| async move {});
-        let m = Term::Tuple(vec![Term::atom("from_a"), Term::from(i)]);
+        let m = Term::tuple(vec![Term::atom("from_a"), Term::from(i)]);
         psa.broadcast_from(&sender, "t", m.clone())
             .expect("broadcast");
         sent.push(m);
     }
     // From E (its stand-in picks one of its three groups).
     for i in 0..6i64 {
-        let m = Term::Tuple(vec![Term::atom("from_e"), Term::from(i)]);
+        let m = Term::tuple(vec![Term::atom("from_e"), Term::from(i)]);
         ctl(&mut me, vec![Term::atom("broadcast"), m.clone()]).await;
         sent.push(m);
     }
@@ -430,7 +430,7 @@ async fn broadcasts_cross_nodus_and_a_phoenix_pubsub_stand_in() {
         tasks.push(tokio::spawn(async move {
             let me = node.process();
             for i in 1..=EACH {
-                let m = Term::Tuple(vec![Term::atom("seq"), Term::from(k as i64), Term::from(i)]);
+                let m = Term::tuple(vec![Term::atom("seq"), Term::from(k as i64), Term::from(i)]);
                 ps.broadcast_from(me.pid(), "t", m).expect("broadcast");
                 if i % 1000 == 0 {
                     tokio::task::yield_now().await;

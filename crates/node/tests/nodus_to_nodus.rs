@@ -74,7 +74,7 @@ async fn two_nodus_nodes_talk() {
         .await;
     assert_eq!(
         exit,
-        Some(Term::Tuple(vec![
+        Some(Term::tuple(vec![
             Term::atom("EXIT"),
             Term::from(target),
             Term::atom("done")

@@ -41,7 +41,7 @@ impl Dispatcher for Counting {
             // Only subscribers that asked for it (metadata `fastlane`).
             if s.metadata().is_atom("fastlane") {
                 self.0.fetch_add(1, Ordering::SeqCst);
-                s.send(Term::Tuple(vec![Term::atom("custom"), message.clone()]));
+                s.send(Term::tuple(vec![Term::atom("custom"), message.clone()]));
             }
         }
     }
@@ -91,7 +91,7 @@ async fn pubsub_between_two_nodus_nodes() {
 
     // A typed stream on b gets a's broadcasts, decoded.
     let mut chat = psb.stream::<Chat>("chat");
-    let said = Term::Tuple(vec![
+    let said = Term::tuple(vec![
         Term::atom("said"),
         Term::binary("hi"),
         Term::from(7i64),
@@ -146,7 +146,7 @@ async fn pubsub_between_two_nodus_nodes() {
         .recv_match(|_| true, WAIT)
         .await
         .expect("custom delivery");
-    assert_eq!(m, Term::Tuple(vec![Term::atom("custom"), Term::atom("x")]));
+    assert_eq!(m, Term::tuple(vec![Term::atom("custom"), Term::atom("x")]));
     assert_eq!(count.load(Ordering::SeqCst), 1);
     assert_eq!(plain.queue_len(), 0);
 

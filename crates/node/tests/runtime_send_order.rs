@@ -22,7 +22,7 @@ async fn node(name: &str) -> Node {
 }
 
 fn pair(tag: &str, i: i64) -> Term {
-    Term::Tuple(vec![Term::atom(tag), Term::Int(i)])
+    Term::tuple(vec![Term::atom(tag), Term::Int(i)])
 }
 
 fn int_of(m: &Term) -> Option<i64> {
@@ -142,7 +142,7 @@ async fn a_message_arrives_before_one_it_caused_through_a_third_process() {
         let relay = relay.clone();
         n.spawn(move |me| async move {
             let _ = me.send(&to, pair("x", round)).await;
-            let fwd = Term::Tuple(vec![Term::from(to.clone()), pair("y", round)]);
+            let fwd = Term::tuple(vec![Term::from(to.clone()), pair("y", round)]);
             let _ = me.send(&relay, fwd).await;
         });
         let first = tokio::time::timeout(T, b.recv())
@@ -191,7 +191,7 @@ async fn per_pair_order_holds_with_senders_on_several_threads() {
         n.spawn(move |me| async move {
             for i in 0..EACH {
                 let _ = me
-                    .send(&sink, Term::Tuple(vec![Term::Int(s), Term::Int(i)]))
+                    .send(&sink, Term::tuple(vec![Term::Int(s), Term::Int(i)]))
                     .await;
                 if i % 997 == 0 {
                     tokio::task::yield_now().await;

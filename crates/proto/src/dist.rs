@@ -277,7 +277,7 @@ impl Control {
         let i = Term::Int;
         let p = |p: &Pid| Term::from(p.clone());
         let empty = || Term::Atom(Atom::new(""));
-        Term::Tuple(match self {
+        Term::tuple(match self {
             Control::Link { from, to } => vec![i(1), p(from), p(to)],
             Control::Send { to } => vec![i(2), empty(), p(to)],
             Control::Exit { from, to, reason } => vec![i(3), p(from), p(to), reason.clone()],
@@ -328,7 +328,7 @@ impl Control {
                 req_id.clone(),
                 p(from),
                 group_leader.clone(),
-                Term::Tuple(vec![
+                Term::tuple(vec![
                     Term::Atom(module.clone()),
                     Term::Atom(function.clone()),
                     i(i64::from(*arity)),
@@ -542,13 +542,13 @@ mod tests {
             creation: 0x1234_5678,
             ids: vec![1, 2, 3],
         });
-        let msg = Term::Tuple(vec![
+        let msg = Term::tuple(vec![
             Term::atom("$gen_call"),
-            Term::Tuple(vec![
+            Term::tuple(vec![
                 Term::from(me()),
                 Term::improper_list(vec![Term::atom("alias")], r),
             ]),
-            Term::Tuple(vec![Term::atom("is_auth"), Term::atom("rust@localhost")]),
+            Term::tuple(vec![Term::atom("is_auth"), Term::atom("rust@localhost")]),
         ]);
         let mut out = Vec::new();
         encode_frame(

@@ -432,7 +432,7 @@ mod tests {
 
     #[test]
     fn a_pre_encoded_payload_makes_the_same_frames() {
-        let payload = Term::Tuple(vec![Term::atom("x"), Term::binary(vec![1u8; 200_000])]);
+        let payload = Term::tuple(vec![Term::atom("x"), Term::binary(vec![1u8; 200_000])]);
         let mut bytes = Vec::new();
         etf::encode_term_into(&payload, AtomEncoding::Utf8, &mut bytes).unwrap();
         let ctl = Control::Send { to: me() };
@@ -561,7 +561,7 @@ mod tests {
                 let ctl = Control::Send { to: me() };
                 s.encode(&mut out, &ctl, Some(&Term::atom("before")))
                     .unwrap();
-                let payload = Term::Tuple(vec![Term::atom("x"), Term::binary(bytes)]);
+                let payload = Term::tuple(vec![Term::atom("x"), Term::binary(bytes)]);
                 s.encode(&mut out, &ctl, Some(&payload)).unwrap();
                 let mut rd = FrameReader::new(usize::MAX);
                 rd.extend(&out);

@@ -19,6 +19,7 @@
 pub mod atom;
 pub mod etf;
 pub mod order;
+pub mod seq;
 pub mod serde;
 pub mod term;
 pub mod text;
@@ -26,5 +27,5 @@ pub mod text;
 pub use atom::Atom;
 pub use serde::{from_term, to_term, Error as SerdeError};
 pub use term::{
-    atom, BitString, ExternalFun, ImproperList, LocalFun, Map, Pid, Port, Reference, Term,
+    atom, BitString, ExternalFun, ImproperList, LocalFun, Map, Pid, Port, Reference, Seq, Term,
 };

@@ -153,7 +153,7 @@ fn rest_vs_tail(tail: Option<&Term>) -> Ordering {
 
 impl Term {
     fn nil_ref() -> Term {
-        Term::List(Vec::new())
+        Term::list(Vec::new())
     }
 }
 

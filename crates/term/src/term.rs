@@ -5,6 +5,7 @@ use num_bigint::BigInt;
 use num_traits::ToPrimitive;
 
 use crate::atom::Atom;
+pub use crate::seq::Seq;
 
 /// An Erlang term.
 ///
@@ -34,12 +35,13 @@ pub enum Term {
     Binary(Bytes),
     /// A bitstring whose length is not a whole number of bytes.
     BitString(Box<BitString>),
-    /// A proper list; the empty vector is `[]` (nil).
-    List(Vec<Term>),
+    /// A proper list; the empty sequence is `[]` (nil). Shared: a clone
+    /// does not copy the elements (see [`Seq`]).
+    List(Seq),
     /// An improper list such as `[a, b | c]`.
     ImproperList(Box<ImproperList>),
-    /// A tuple.
-    Tuple(Vec<Term>),
+    /// A tuple. Shared: a clone does not copy the elements (see [`Seq`]).
+    Tuple(Seq),
     /// A map.
     Map(Map),
     /// A process identifier.
@@ -280,7 +282,7 @@ impl Term {
 
     /// `[]`.
     pub fn nil() -> Term {
-        Term::List(Vec::new())
+        Term::List(Seq::new())
     }
 
     /// A charlist (Erlang's `"text"`): the code points of `s`.
@@ -313,7 +315,12 @@ impl Term {
 
     /// A tuple.
     pub fn tuple(elements: Vec<Term>) -> Term {
-        Term::Tuple(elements)
+        Term::Tuple(Seq::from(elements))
+    }
+
+    /// A proper list.
+    pub fn list(elements: Vec<Term>) -> Term {
+        Term::List(Seq::from(elements))
     }
 
     /// An integer, stored as [`Term::Int`] when it fits in 64 bits.
@@ -352,7 +359,7 @@ impl Term {
         match tail {
             Term::List(rest) => {
                 elements.extend(rest);
-                Term::List(elements)
+                Term::list(elements)
             }
             Term::ImproperList(il) => {
                 let ImproperList {
@@ -530,7 +537,7 @@ macro_rules! tuple_from {
             /// A tuple of the converted elements.
             #[allow(non_snake_case)]
             fn from(($($t,)+): ($($t,)+)) -> Term {
-                Term::Tuple(vec![$($t.into()),+])
+                Term::tuple(vec![$($t.into()),+])
             }
         }
     };

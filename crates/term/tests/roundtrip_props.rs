@@ -74,8 +74,8 @@ fn leaf() -> impl Strategy<Value = Term> {
 fn term() -> impl Strategy<Value = Term> {
     leaf().prop_recursive(5, 64, 8, |inner| {
         prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..8).prop_map(Term::List),
-            proptest::collection::vec(inner.clone(), 0..8).prop_map(Term::Tuple),
+            proptest::collection::vec(inner.clone(), 0..8).prop_map(Term::list),
+            proptest::collection::vec(inner.clone(), 0..8).prop_map(Term::tuple),
             (
                 proptest::collection::vec(inner.clone(), 1..4),
                 inner.clone()

@@ -24,7 +24,7 @@ pub enum Id {
 
 impl Id {
     pub(crate) fn to_term(&self) -> Term {
-        let pair = |t: &str, n: &Atom| Term::Tuple(vec![Term::atom(t), Term::Atom(n.clone())]);
+        let pair = |t: &str, n: &Atom| Term::tuple(vec![Term::atom(t), Term::Atom(n.clone())]);
         match self {
             Id::Undefined => Term::atom("undefined"),
             Id::Local => Term::atom("local"),
@@ -162,7 +162,7 @@ pub(crate) fn equal_nodes(a: &[Priority], b: &[Priority]) -> bool {
 impl Appl {
     /// The record as `dist_ac` sends it.
     pub(crate) fn to_term(&self) -> Term {
-        Term::Tuple(vec![
+        Term::tuple(vec![
             Term::atom("appl"),
             Term::Atom(self.name.clone()),
             self.id.to_term(),
@@ -174,7 +174,7 @@ impl Appl {
             Term::List(
                 self.run
                     .iter()
-                    .map(|(n, p)| Term::Tuple(vec![Term::Atom(n.clone()), perm_term(*p)]))
+                    .map(|(n, p)| Term::tuple(vec![Term::Atom(n.clone()), perm_term(*p)]))
                     .collect(),
             ),
         ])
@@ -250,13 +250,13 @@ impl DistSpec {
     pub fn to_term(&self) -> Term {
         let nodes = nodes_term(&self.nodes);
         match self.restart_time {
-            RestartTime::Ms(0) => Term::Tuple(vec![Term::Atom(self.app.clone()), nodes]),
-            RestartTime::Ms(ms) => Term::Tuple(vec![
+            RestartTime::Ms(0) => Term::tuple(vec![Term::Atom(self.app.clone()), nodes]),
+            RestartTime::Ms(ms) => Term::tuple(vec![
                 Term::Atom(self.app.clone()),
                 Term::from(ms as i64),
                 nodes,
             ]),
-            RestartTime::Infinity => Term::Tuple(vec![
+            RestartTime::Infinity => Term::tuple(vec![
                 Term::Atom(self.app.clone()),
                 Term::atom("infinity"),
                 nodes,

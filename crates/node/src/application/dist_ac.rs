@@ -28,7 +28,7 @@ const VSN: i64 = 1;
 const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
 
 fn t(v: Vec<Term>) -> Term {
-    Term::Tuple(v)
+    Term::tuple(v)
 }
 fn a(s: &str) -> Term {
     Term::atom(s)
@@ -143,7 +143,7 @@ impl DistAc {
         let appls: Vec<Term> = self.appls.iter().map(Appl::to_term).collect();
         let this = self.this.clone();
         let res = crate::global::trans(&node, t(vec![a("dist_ac"), a("sync_dacs")]), None, None, || async {
-            let msg = t(vec![a("dist_ac_new_node"), Term::from(VSN), at(&this), Term::List(appls), Term::List(vec![])]);
+            let msg = t(vec![a("dist_ac_new_node"), Term::from(VSN), at(&this), Term::list(appls), Term::list(vec![])]);
             let mut peers = Vec::new();
             for n in node.nodes() {
                 let r = node
@@ -253,7 +253,7 @@ impl DistAc {
                     .filter(|n| self.known.contains(n))
                     .map(Term::Atom)
                     .collect();
-                self.reply(&c.from, Term::List(alive)).await;
+                self.reply(&c.from, Term::list(alive)).await;
             }
             Some([tag, Term::Atom(app)]) if tag.is_atom("stop_application") => {
                 self.stop_request(app.clone()).await;
@@ -352,8 +352,8 @@ impl DistAc {
                     a("dist_ac_new_node"),
                     Term::from(VSN),
                     at(&self.this),
-                    Term::List(appls),
-                    Term::List(mine),
+                    Term::list(appls),
+                    Term::list(mine),
                 ]);
                 self.send_dac(&n, msg).await;
                 let his = appls_from(his);

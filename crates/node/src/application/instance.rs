@@ -27,14 +27,14 @@ pub(crate) async fn start(
 ) -> Result<(), Term> {
     let apps = Apps::of(node);
     if apps.running_pid(name).is_some() {
-        return Err(Term::Tuple(vec![
+        return Err(Term::tuple(vec![
             Term::atom("already_started"),
             Term::atom(name),
         ]));
     }
     let spec = apps
         .spec(name)
-        .ok_or_else(|| Term::Tuple(vec![Term::atom("not_loaded"), Term::atom(name)]))?;
+        .ok_or_else(|| Term::tuple(vec![Term::atom("not_loaded"), Term::atom(name)]))?;
     let ctx = AppContext {
         node: node.clone(),
         name: name.to_string(),
@@ -42,9 +42,9 @@ pub(crate) async fn start(
     let pid = match catch_panic(spec.app.start(ctx.clone(), st.clone())).await {
         Ok(Ok(pid)) => pid,
         Ok(Err(e)) | Err(e) => {
-            return Err(Term::Tuple(vec![
-                Term::Tuple(vec![Term::atom("bad_return"), e]),
-                Term::Tuple(vec![Term::atom(name), Term::atom("start")]),
+            return Err(Term::tuple(vec![
+                Term::tuple(vec![Term::atom("bad_return"), e]),
+                Term::tuple(vec![Term::atom(name), Term::atom("start")]),
             ]))
         }
     };
@@ -56,7 +56,7 @@ pub(crate) async fn start(
         .await;
         if let Ok(Err(e)) | Err(e) = r {
             shut_down(node, &pid).await;
-            return Err(Term::Tuple(vec![
+            return Err(Term::tuple(vec![
                 Term::atom("start_phase"),
                 Term::atom(&phase),
                 Term::atom(name),
@@ -97,7 +97,7 @@ async fn exited(node: &Node, name: &str, pid: &Pid, reason: Term, distributed: b
         run.restart.as_str()
     );
     if let Some(d) = node.whereis("dist_ac").filter(|_| distributed) {
-        let msg = Term::Tuple(vec![Term::atom("ac_application_stopped"), Term::atom(name)]);
+        let msg = Term::tuple(vec![Term::atom("ac_application_stopped"), Term::atom(name)]);
         let _ = node.send(&d, msg).await;
     }
     let stops_node = match run.restart {

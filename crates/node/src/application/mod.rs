@@ -53,10 +53,10 @@ impl StartType {
         match self {
             StartType::Normal => Term::atom("normal"),
             StartType::Takeover(n) => {
-                Term::Tuple(vec![Term::atom("takeover"), Term::Atom(n.clone())])
+                Term::tuple(vec![Term::atom("takeover"), Term::Atom(n.clone())])
             }
             StartType::Failover(n) => {
-                Term::Tuple(vec![Term::atom("failover"), Term::Atom(n.clone())])
+                Term::tuple(vec![Term::atom("failover"), Term::Atom(n.clone())])
             }
         }
     }
@@ -268,7 +268,7 @@ pub fn load(node: &Node, spec: AppSpec) -> Result<(), Term> {
     let apps = Apps::of(node);
     let mut s = apps.lock();
     if s.running.iter().any(|r| r.name == spec.name) {
-        return Err(Term::Tuple(vec![
+        return Err(Term::tuple(vec![
             Term::atom("already_loaded"),
             Term::atom(&spec.name),
         ]));
@@ -285,18 +285,18 @@ pub async fn start(node: &Node, name: &str) -> Result<(), Term> {
     let apps = Apps::of(node);
     let spec = apps
         .spec(name)
-        .ok_or_else(|| Term::Tuple(vec![Term::atom("not_loaded"), Term::atom(name)]))?;
+        .ok_or_else(|| Term::tuple(vec![Term::atom("not_loaded"), Term::atom(name)]))?;
     for dep in &spec.applications {
         if apps.running_pid(dep).is_none() && !matches!(dep.as_str(), "kernel" | "stdlib" | "nodus")
         {
             Box::pin(start(node, dep))
                 .await
-                .map_err(|e| Term::Tuple(vec![Term::atom("not_started"), Term::atom(dep), e]))?;
+                .map_err(|e| Term::tuple(vec![Term::atom("not_started"), Term::atom(dep), e]))?;
         }
     }
     if apps.is_distributed(name) {
         let mut me = node.process();
-        let req = Term::Tuple(vec![Term::atom("start_application"), Term::atom(name)]);
+        let req = Term::tuple(vec![Term::atom("start_application"), Term::atom(name)]);
         return match gen_server::call_term(&mut me, "dist_ac", req, Duration::from_secs(24 * 3600))
             .await
         {
@@ -306,7 +306,7 @@ pub async fn start(node: &Node, name: &str) -> Result<(), Term> {
         };
     }
     if apps.running_pid(name).is_some() {
-        return Err(Term::Tuple(vec![
+        return Err(Term::tuple(vec![
             Term::atom("already_started"),
             Term::atom(name),
         ]));
@@ -320,12 +320,12 @@ pub async fn stop(node: &Node, name: &str) -> Result<(), Term> {
     let apps = Apps::of(node);
     if apps.is_distributed(name) {
         let mut me = node.process();
-        let req = Term::Tuple(vec![Term::atom("stop_application"), Term::atom(name)]);
+        let req = Term::tuple(vec![Term::atom("stop_application"), Term::atom(name)]);
         let _ = gen_server::call_term(&mut me, "dist_ac", req, Duration::from_secs(60)).await;
         return Ok(());
     }
     if apps.running_pid(name).is_none() {
-        return Err(Term::Tuple(vec![
+        return Err(Term::tuple(vec![
             Term::atom("not_started"),
             Term::atom(name),
         ]));
@@ -435,7 +435,7 @@ pub async fn takeover(node: &Node, app: &str, restart: RestartType) -> Result<()
     dist_call_locked(
         node,
         app,
-        Term::Tuple(vec![
+        Term::tuple(vec![
             Term::atom("takeover_application"),
             Term::atom(app),
             Term::atom(restart.as_str()),
@@ -451,7 +451,7 @@ pub async fn permit(node: &Node, app: &str, on: bool) -> Result<(), Term> {
     dist_call_locked(
         node,
         app,
-        Term::Tuple(vec![
+        Term::tuple(vec![
             Term::atom("permit_application"),
             Term::atom(app),
             Term::from(on),
@@ -462,7 +462,7 @@ pub async fn permit(node: &Node, app: &str, on: bool) -> Result<(), Term> {
 
 async fn dist_call_locked(node: &Node, app: &str, req: Term) -> Result<(), Term> {
     let mut me = node.process();
-    let get = Term::Tuple(vec![Term::atom("get_nodes"), Term::atom(app)]);
+    let get = Term::tuple(vec![Term::atom("get_nodes"), Term::atom(app)]);
     let nodes: Vec<Atom> =
         match gen_server::call_term(&mut me, "dist_ac", get, Duration::from_secs(60)).await {
             Ok(Term::List(l)) => l
@@ -477,7 +477,7 @@ async fn dist_call_locked(node: &Node, app: &str, req: Term) -> Result<(), Term>
         nodes
     };
     let holder = node.process();
-    let id = Term::Tuple(vec![
+    let id = Term::tuple(vec![
         Term::atom("dist_ac"),
         Term::from(holder.pid().clone()),
     ]);
@@ -551,7 +551,7 @@ pub fn info(node: &Node) -> Term {
     let apps = Apps::of(node);
     let s = apps.lock();
     let charlist = |x: &str| Term::List(x.chars().map(|c| Term::Int(c as i64)).collect());
-    let tup = Term::Tuple;
+    let tup = Term::tuple;
     let mut loaded = vec![
         tup(vec![
             Term::atom("kernel"),
@@ -604,7 +604,7 @@ pub fn info(node: &Node) -> Term {
         started.insert(0, tup(vec![Term::atom(app), Term::atom(restart)]));
         let at = match id.as_tuple() {
             Some([k, n]) if k.is_atom("distributed") => n.clone(),
-            _ => Term::List(vec![]),
+            _ => Term::list(vec![]),
         };
         running.insert(
             0,
@@ -614,8 +614,8 @@ pub fn info(node: &Node) -> Term {
             ]),
         );
     }
-    let kv = |k: &str, v: Vec<Term>| tup(vec![Term::atom(k), Term::List(v)]);
-    Term::List(vec![
+    let kv = |k: &str, v: Vec<Term>| tup(vec![Term::atom(k), Term::list(v)]);
+    Term::list(vec![
         kv("loaded", loaded),
         kv("loading", vec![]),
         kv("started", started),

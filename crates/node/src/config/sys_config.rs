@@ -404,7 +404,7 @@ pub(crate) fn kernel_terms(k: &Kernel) -> Vec<(String, Term)> {
             Term::List(
                 k.permissions
                     .iter()
-                    .map(|(a, b)| Term::Tuple(vec![Term::atom(a), Term::from(*b)]))
+                    .map(|(a, b)| Term::tuple(vec![Term::atom(a), Term::from(*b)]))
                     .collect(),
             ),
         ));

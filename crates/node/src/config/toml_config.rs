@@ -76,7 +76,7 @@ fn to_term(v: &Value, strings_are_atoms: bool) -> Result<Term, String> {
         Value::Table(t) => Term::List(
             t.iter()
                 .map(|(k, x)| {
-                    Ok(Term::Tuple(vec![
+                    Ok(Term::tuple(vec![
                         atom_of(k)?,
                         to_term(x, strings_are_atoms)?,
                     ]))
@@ -104,7 +104,7 @@ fn kernel_term(key: &str, v: &Value) -> Result<Term, String> {
                     .filter_map(Value::as_str)
                     .map(parse)
                     .collect::<Result<Vec<_>, _>>()
-                    .map(Term::List);
+                    .map(Term::list);
             }
             _ => {}
         }
@@ -233,7 +233,7 @@ pub(crate) fn parse(
                     // Each option checked alone, so that an error points
                     // at its line.
                     for item in opts.as_list().unwrap_or(&[]) {
-                        let one = Term::List(vec![item.clone()]);
+                        let one = Term::list(vec![item.clone()]);
                         if let Err(m) = super::pubsub::entry(name, &one) {
                             let key = item
                                 .as_tuple()
@@ -247,11 +247,11 @@ pub(crate) fn parse(
                         }
                     }
                     super::pubsub::entry(name, &opts).map_err(|m| ConfigError::new(path, at, m))?;
-                    list.push(Term::Tuple(vec![Term::atom(name), opts]));
+                    list.push(Term::tuple(vec![Term::atom(name), opts]));
                 }
                 cfg.env.push((
                     super::pubsub::APP.to_string(),
-                    vec![(super::pubsub::KEY.to_string(), Term::List(list))],
+                    vec![(super::pubsub::KEY.to_string(), Term::list(list))],
                 ));
             }
             app => {

@@ -126,23 +126,23 @@ impl Node {
             })
             .map(|w| {
                 let msg = if w.opts.is_empty() {
-                    Term::Tuple(vec![what.clone(), Term::Atom(peer.clone())])
+                    Term::tuple(vec![what.clone(), Term::Atom(peer.clone())])
                 } else {
                     let mut info = Vec::new();
                     if w.opts.node_type.is_some() {
                         let t = if visible { "visible" } else { "hidden" };
-                        info.push(Term::Tuple(vec![Term::atom("node_type"), Term::atom(t)]));
+                        info.push(Term::tuple(vec![Term::atom("node_type"), Term::atom(t)]));
                     }
                     if !up && w.opts.nodedown_reason {
-                        info.push(Term::Tuple(vec![
+                        info.push(Term::tuple(vec![
                             Term::atom("nodedown_reason"),
                             reason_term(reason),
                         ]));
                     }
-                    Term::Tuple(vec![
+                    Term::tuple(vec![
                         what.clone(),
                         Term::Atom(peer.clone()),
-                        Term::List(info),
+                        Term::list(info),
                     ])
                 };
                 (w.pid.clone(), msg)

@@ -16,7 +16,7 @@ use crate::node::{lock, Node};
 
 /// `{'DOWN', Ref, process, Object, Reason}`.
 pub(crate) fn down(reference: Term, object: Term, reason: Term) -> Term {
-    Term::Tuple(vec![
+    Term::tuple(vec![
         Term::atom("DOWN"),
         reference,
         Term::atom("process"),
@@ -27,7 +27,7 @@ pub(crate) fn down(reference: Term, object: Term, reason: Term) -> Term {
 
 /// `{'EXIT', From, Reason}`.
 pub(crate) fn exit_msg(from: &Pid, reason: Term) -> Term {
-    Term::Tuple(vec![Term::atom("EXIT"), Term::from(from.clone()), reason])
+    Term::tuple(vec![Term::atom("EXIT"), Term::from(from.clone()), reason])
 }
 
 impl Node {

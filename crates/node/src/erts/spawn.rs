@@ -59,7 +59,7 @@ pub fn panic_reason(payload: &(dyn std::any::Any + Send)) -> Term {
     } else {
         "a panic with a non-string payload".to_string()
     };
-    Term::Tuple(vec![Term::atom("panic"), Term::binary(text.into_bytes())])
+    Term::tuple(vec![Term::atom("panic"), Term::binary(text.into_bytes())])
 }
 
 /// A future awaiting a process's exit reason (from

@@ -98,13 +98,13 @@ impl Node {
             Some(s) => (s.0)(process, list),
             None => Box::pin(async move {
                 let _process = process;
-                let frame = Term::Tuple(vec![
+                let frame = Term::tuple(vec![
                     Term::Atom(module),
                     Term::Atom(function),
-                    Term::List(list),
+                    Term::list(list),
                     Term::nil(),
                 ]);
-                Term::Tuple(vec![Term::atom("undef"), Term::List(vec![frame])])
+                Term::tuple(vec![Term::atom("undef"), Term::list(vec![frame])])
             }),
         };
         self.run_process(pid, body);

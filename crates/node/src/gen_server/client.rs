@@ -98,11 +98,11 @@ impl ServerRef {
     fn resolve(&self, node: &Node) -> Option<Term> {
         match self {
             ServerRef::Pid(p) => Some(Term::from(p.clone())),
-            ServerRef::Local(a) => Some(Term::Tuple(vec![
+            ServerRef::Local(a) => Some(Term::tuple(vec![
                 Term::Atom(a.clone()),
                 Term::Atom(node.name().clone()),
             ])),
-            ServerRef::Remote(a, n) => Some(Term::Tuple(vec![
+            ServerRef::Remote(a, n) => Some(Term::tuple(vec![
                 Term::Atom(a.clone()),
                 Term::Atom(n.clone()),
             ])),
@@ -143,7 +143,7 @@ pub async fn reply(node: &Node, from: &Term, reply: Term) {
     let Some([Term::Pid(pid), tag]) = from.as_tuple() else {
         return;
     };
-    let msg = Term::Tuple(vec![tag.clone(), reply]);
+    let msg = Term::tuple(vec![tag.clone(), reply]);
     let alias = match tag {
         Term::ImproperList(l) if l.elements.first().is_some_and(|h| h.is_atom("alias")) => {
             Some(l.tail.clone())
@@ -172,9 +172,9 @@ impl Process {
         let node = self.node().clone();
         let me: Pid = self.pid().clone();
         let mref = self.monitor(to).await;
-        let msg = Term::Tuple(vec![
+        let msg = Term::tuple(vec![
             Term::atom("$gen_call"),
-            Term::Tuple(vec![Term::from(me.clone()), mref.clone()]),
+            Term::tuple(vec![Term::from(me.clone()), mref.clone()]),
             request,
         ]);
         let sent = match to {
@@ -207,11 +207,11 @@ impl Process {
             )
             .await;
         match got {
-            Some(Term::Tuple(mut v)) if v.len() == 2 => {
+            Some(Term::Tuple(v)) if v.len() == 2 => {
                 self.demonitor(&mref);
-                Ok(v.remove(1))
+                Ok(v.into_vec().remove(1))
             }
-            Some(Term::Tuple(mut v)) if v.len() == 5 => Err(CallError::Down(v.remove(4))),
+            Some(Term::Tuple(v)) if v.len() == 5 => Err(CallError::Down(v.into_vec().remove(4))),
             _ => {
                 self.demonitor(&mref);
                 Err(CallError::Timeout)
@@ -231,9 +231,9 @@ pub(crate) async fn call_term_label(
 ) -> Result<Term, CallError> {
     let node = me.node().clone();
     let mref = me.monitor(&Term::from(to.clone())).await;
-    let msg = Term::Tuple(vec![
+    let msg = Term::tuple(vec![
         Term::atom(label),
-        Term::Tuple(vec![Term::from(me.pid().clone()), mref.clone()]),
+        Term::tuple(vec![Term::from(me.pid().clone()), mref.clone()]),
         request,
     ]);
     let _ = node.send(to, msg).await;
@@ -246,7 +246,7 @@ pub(crate) async fn call_term_label(
         .await;
     me.demonitor(&mref);
     match got {
-        Some(Term::Tuple(mut v)) if v.len() == 2 => Ok(v.remove(1)),
+        Some(Term::Tuple(v)) if v.len() == 2 => Ok(v.into_vec().remove(1)),
         _ => Err(CallError::Timeout),
     }
 }
@@ -297,7 +297,7 @@ pub async fn cast<Req: Serialize + ?Sized>(
 
 /// `gen_server:cast/2` with a term.
 pub async fn cast_term(node: &Node, to: impl Into<ServerRef>, request: Term) {
-    let msg = Term::Tuple(vec![Term::atom("$gen_cast"), request]);
+    let msg = Term::tuple(vec![Term::atom("$gen_cast"), request]);
     let from = node.process();
     match to.into() {
         ServerRef::Pid(p) => {

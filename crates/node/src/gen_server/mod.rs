@@ -109,7 +109,7 @@ impl ReplyTo {
 /// <<"why">>}`.
 pub(crate) fn reply_term<R: Serialize + ?Sized>(value: &R) -> Term {
     nodus_term::to_term(value).unwrap_or_else(|e| {
-        Term::Tuple(vec![
+        Term::tuple(vec![
             Term::atom("error"),
             Term::binary(e.to_string().into_bytes()),
         ])

@@ -70,7 +70,7 @@ impl Options {
 }
 
 fn tuple(v: Vec<Term>) -> Term {
-    Term::Tuple(v)
+    Term::tuple(v)
 }
 
 /// `gen_server:start/3,4` (and `start_link` with [`Options::link`]):

@@ -78,7 +78,7 @@ pub async fn register_name_with(node: &Node, name: Term, pid: &Pid, resolve: Res
         let names = registered(node);
         let free = !names.iter().any(|(n, p)| *n == name || p == pid);
         if free {
-            let req = Term::Tuple(vec![
+            let req = Term::tuple(vec![
                 Term::atom("register"),
                 name,
                 Term::from(pid.clone()),
@@ -97,7 +97,7 @@ pub async fn register_name_with(node: &Node, name: Term, pid: &Pid, resolve: Res
 pub async fn re_register_name(node: &Node, name: Term, pid: &Pid, resolve: Resolve) {
     let method = resolve.method_term(node);
     trans_all_known(node, |nodes| async move {
-        let req = Term::Tuple(vec![
+        let req = Term::tuple(vec![
             Term::atom("register"),
             name,
             Term::from(pid.clone()),
@@ -114,7 +114,7 @@ pub async fn unregister_name(node: &Node, name: Term) {
         return;
     }
     trans_all_known(node, |nodes| async move {
-        let req = Term::Tuple(vec![Term::atom("unregister"), name]);
+        let req = Term::tuple(vec![Term::atom("unregister"), name]);
         gen_server::multi_call(node, &nodes, "global_name_server", req, CALL_TIMEOUT).await;
     })
     .await;
@@ -148,7 +148,7 @@ pub(crate) async fn rpc_call(
         ("sync", []) => Some(Ok(if sync(node, Duration::from_secs(86_400)).await {
             Term::atom("ok")
         } else {
-            Term::Tuple(vec![Term::atom("error"), Term::atom("timeout")])
+            Term::tuple(vec![Term::atom("error"), Term::atom("timeout")])
         })),
         _ => None,
     }
@@ -198,7 +198,7 @@ pub async fn set_lock(
 
 /// `global:del_lock(Id, Nodes)` for `holder`.
 pub async fn del_lock(node: &Node, holder: &crate::Process, id: &Term, nodes: &[Atom]) {
-    let req = Term::Tuple(vec![Term::atom("del_lock"), id.clone()]);
+    let req = Term::tuple(vec![Term::atom("del_lock"), id.clone()]);
     multi_call_from(node, holder, nodes, req).await;
 }
 
@@ -278,13 +278,13 @@ async fn call_as(
     let ServerRef::Remote(name, at) = to else {
         return None;
     };
-    let target = Term::Tuple(vec![Term::Atom(name.clone()), Term::Atom(at.clone())]);
+    let target = Term::tuple(vec![Term::Atom(name.clone()), Term::Atom(at.clone())]);
     let mref = me.monitor(&target).await;
     let alias = me.alias();
     let tag = Term::improper_list(vec![Term::atom("alias")], alias.clone());
-    let msg = Term::Tuple(vec![
+    let msg = Term::tuple(vec![
         Term::atom("$gen_call"),
-        Term::Tuple(vec![Term::from(holder.clone()), tag.clone()]),
+        Term::tuple(vec![Term::from(holder.clone()), tag.clone()]),
         req,
     ]);
     if node
@@ -309,7 +309,7 @@ async fn call_as(
     me.demonitor(&mref);
     me.unalias(&alias);
     match got {
-        Some(Term::Tuple(mut v)) if v.len() == 2 => Some(v.remove(1)),
+        Some(Term::Tuple(v)) if v.len() == 2 => Some(v.into_vec().remove(1)),
         _ => None,
     }
 }
@@ -325,7 +325,7 @@ async fn set_lock_on_nodes(
     if nodes.is_empty() {
         return true;
     }
-    let req = Term::Tuple(vec![Term::atom("set_lock"), id.clone()]);
+    let req = Term::tuple(vec![Term::atom("set_lock"), id.clone()]);
     let replies = multi_call_from(node, holder, nodes, req).await;
     let granted: Vec<Atom> = replies
         .iter()
@@ -363,7 +363,7 @@ where
     let registrar = node.extension(Registrar::default);
     let _one_at_a_time = registrar.0.lock().await;
     let holder = node.process();
-    let id = Term::Tuple(vec![Term::atom("global"), Term::from(holder.pid().clone())]);
+    let id = Term::tuple(vec![Term::atom("global"), Term::from(holder.pid().clone())]);
     let mut times = 0u32;
     let nodes = loop {
         let known = known(node).await;

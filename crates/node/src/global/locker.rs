@@ -254,7 +254,7 @@ impl Locker {
         let [a, b] = pids;
         tuple(vec![
             atom("global"),
-            Term::List(vec![Term::from(a), Term::from(b)]),
+            Term::list(vec![Term::from(a), Term::from(b)]),
         ])
     }
 
@@ -588,7 +588,7 @@ mod tests {
             panic!("no EPMD port could be bound");
         };
         let mut locker = Locker::new(a.process(), Arc::new(Tables::default()));
-        let id = tuple(vec![atom("global"), Term::List(vec![])]);
+        let id = tuple(vec![atom("global"), Term::list(vec![])]);
         let lost = Atom::new("lkb@127.0.0.1");
         locker
             .del_lock(&id, &[a.name().clone(), lost.clone()])

@@ -49,7 +49,7 @@ pub(crate) fn atom(a: &str) -> Term {
 }
 
 pub(crate) fn tuple(v: Vec<Term>) -> Term {
-    Term::Tuple(v)
+    Term::tuple(v)
 }
 
 /// `gen_server:cast({global_name_server, Node}, Msg)`, without setting up
@@ -442,7 +442,7 @@ impl Server {
             }
             ("exchange_ops", [_, _, tag, Term::List(ops), Term::List(res)]) => {
                 if self.my_tag(&n) == *tag {
-                    self.exchange_ops(&n, ops.clone(), res.clone());
+                    self.exchange_ops(&n, ops.to_vec(), res.to_vec());
                 }
             }
             ("in_sync", [_, _, _]) => {

@@ -102,7 +102,7 @@ pub(crate) async fn resolve_it(node: &Node, method: &Term, name: &Term, p1: Pid,
         if let Some(p) = extra {
             v.push(Term::from(p.clone()));
         }
-        Term::Tuple(v)
+        Term::tuple(v)
     };
     match (f.module.as_str(), f.function.as_str()) {
         ("global", "random_exit_name") => {

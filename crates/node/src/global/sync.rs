@@ -105,8 +105,8 @@ impl Server {
                                 atom("exchange_ops"),
                                 Term::Atom(n),
                                 tag,
-                                Term::List(ops),
-                                Term::List(res),
+                                Term::list(ops),
+                                Term::list(res),
                             ]),
                         ]);
                         let _ = node.send(&server, msg).await;
@@ -156,7 +156,7 @@ impl Server {
         let msg = tuple(vec![
             atom("resolved"),
             Term::Atom(self.node.name().clone()),
-            Term::List(res),
+            Term::list(res),
             self.known_list(vsn),
             atom("unused"),
             Term::nil(),
@@ -228,7 +228,7 @@ impl Server {
         let his_known_nodes: Vec<Atom> = node_list(his_known);
         self.sync_others(&his_known_nodes);
         let sess = self.session(n);
-        let extra = Term::List(vec![
+        let extra = Term::list(vec![
             tuple(vec![atom("vsn"), Term::Int(sess.vsn.unwrap_or(VSN))]),
             tuple(vec![
                 atom("lock"),
@@ -248,10 +248,10 @@ impl Server {
             .iter()
             .map(|(k, v)| {
                 let nodes = if *v >= 7 {
-                    Term::List(new_nodes.clone())
+                    Term::list(new_nodes.clone())
                 } else {
                     Term::List(
-                        node_list(&Term::List(new_nodes.clone()))
+                        node_list(&Term::list(new_nodes.clone()))
                             .into_iter()
                             .map(Term::Atom)
                             .collect(),
@@ -260,7 +260,7 @@ impl Server {
                 let msg = tuple(vec![
                     atom("new_nodes"),
                     me.clone(),
-                    Term::List(all_ops.clone()),
+                    Term::list(all_ops.clone()),
                     names_ext.clone(),
                     nodes,
                     extra.clone(),
@@ -270,10 +270,10 @@ impl Server {
             .collect();
         self.pending.remove(n);
         let tag = self.my_tag(n);
-        let fun = tuple(vec![atom("casts"), Term::List(casts)]);
+        let fun = tuple(vec![atom("casts"), Term::list(casts)]);
         self.cancel_locker(n, tag, fun);
         self.sessions.remove(n);
-        let added = self.add_to_known(&Term::List(new_nodes));
+        let added = self.add_to_known(&Term::list(new_nodes));
         self.to_locker(tuple(vec![
             atom("add_to_known"),
             Term::List(added.into_iter().map(Term::Atom).collect()),

@@ -132,7 +132,7 @@ impl Tables {
         Term::List(
             lock(&self.names)
                 .iter()
-                .map(|(n, (p, m))| Term::Tuple(vec![n.clone(), Term::from(p.clone()), m.clone()]))
+                .map(|(n, (p, m))| Term::tuple(vec![n.clone(), Term::from(p.clone()), m.clone()]))
                 .collect(),
         )
     }

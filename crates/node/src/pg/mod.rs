@@ -132,7 +132,7 @@ async fn call_as(me: &mut Process, scope: &str, request: Term) -> Result<Term, E
 /// then counts as that many members).
 pub async fn join(node: &Node, scope: &str, group: &Term, pids: &[Pid]) -> Result<(), Error> {
     check_local(node, pids)?;
-    let req = Term::Tuple(vec![
+    let req = Term::tuple(vec![
         Term::atom("join_local"),
         group.clone(),
         pid_or_pids(pids),
@@ -150,7 +150,7 @@ pub async fn join(node: &Node, scope: &str, group: &Term, pids: &[Pid]) -> Resul
 /// false (`not_joined`) when none of them was a member.
 pub async fn leave(node: &Node, scope: &str, group: &Term, pids: &[Pid]) -> Result<bool, Error> {
     check_local(node, pids)?;
-    let req = Term::Tuple(vec![
+    let req = Term::tuple(vec![
         Term::atom("leave_local"),
         group.clone(),
         pid_or_pids(pids),
@@ -200,7 +200,7 @@ pub fn discover(node: &Node, scope: &str, peer: &str) -> Result<(), Error> {
         return Err(Error::NoScope(scope.to_string()));
     };
     let peer = Atom::try_new(peer).map_err(|_| Error::NoScope(scope.to_string()))?;
-    let msg = Term::Tuple(vec![Term::atom("discover"), Term::from(me.clone())]);
+    let msg = Term::tuple(vec![Term::atom("discover"), Term::from(me.clone())]);
     node.send_named_noconnect(&me, scope, &peer, msg);
     Ok(())
 }
@@ -238,7 +238,7 @@ pub async fn monitor(
     scope: &str,
     group: &Term,
 ) -> Result<(Term, Vec<Pid>), Error> {
-    let req = Term::Tuple(vec![Term::atom("monitor"), group.clone()]);
+    let req = Term::tuple(vec![Term::atom("monitor"), group.clone()]);
     let reply = call_as(me, scope, req).await?;
     match reply.as_tuple() {
         Some([r, pids]) => Ok((r.clone(), pids_of(pids).unwrap_or_default())),
@@ -252,7 +252,7 @@ pub async fn monitor(
 /// `pg:demonitor(Scope, Ref)`: ends a monitor and flushes its queued
 /// notifications; false when the reference was not a monitor.
 pub async fn demonitor(me: &mut Process, scope: &str, reference: &Term) -> Result<bool, Error> {
-    let req = Term::Tuple(vec![Term::atom("demonitor"), reference.clone()]);
+    let req = Term::tuple(vec![Term::atom("demonitor"), reference.clone()]);
     let ok = call_as(me, scope, req).await?.is_atom("ok");
     if ok {
         let is_note = |m: &Term| matches!(m.as_tuple(), Some([r, v, _, _]) if r == reference && (v.is_atom("join") || v.is_atom("leave")));

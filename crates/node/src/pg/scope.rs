@@ -76,7 +76,7 @@ impl Scope {
         }
         let node = self.node(me);
         let msg =
-            |r: &Term| Term::Tuple(vec![r.clone(), atom(action), group.clone(), pid_list(pids)]);
+            |r: &Term| Term::tuple(vec![r.clone(), atom(action), group.clone(), pid_list(pids)]);
         for (r, pid) in &self.scope_monitors {
             node.send_noconnect(pid, msg(r));
         }
@@ -106,7 +106,7 @@ impl Scope {
         Term::List(
             by_group
                 .into_iter()
-                .map(|(g, pids)| Term::Tuple(vec![g.clone(), pid_list(&pids)]))
+                .map(|(g, pids)| Term::tuple(vec![g.clone(), pid_list(&pids)]))
                 .collect(),
         )
     }
@@ -117,9 +117,9 @@ impl Scope {
         };
         let here = me.node().name().clone();
         if let Some(bad) = pids.iter().find(|p| p.node != here) {
-            return Term::Tuple(vec![
+            return Term::tuple(vec![
                 atom("error"),
-                Term::Tuple(vec![atom("nolocal"), Term::from(bad.clone())]),
+                Term::tuple(vec![atom("nolocal"), Term::from(bad.clone())]),
             ]);
         }
         for p in &pids {
@@ -133,7 +133,7 @@ impl Scope {
         }
         self.table.join(&group, &pids, true);
         self.notify(me, "join", &group, &pids);
-        let msg = Term::Tuple(vec![
+        let msg = Term::tuple(vec![
             atom("join"),
             Term::from(me.pid().clone()),
             group,
@@ -168,11 +168,11 @@ impl Scope {
         }
         self.table.leave(&group, &pids, true);
         self.notify(me, "leave", &group, &pids);
-        let msg = Term::Tuple(vec![
+        let msg = Term::tuple(vec![
             atom("leave"),
             Term::from(me.pid().clone()),
             pids_term,
-            Term::List(vec![group]),
+            Term::list(vec![group]),
         ]);
         self.broadcast(me, msg);
         atom("ok")
@@ -181,9 +181,9 @@ impl Scope {
     /// `{discover, Peer}`: our local members to the peer, and a discover
     /// back if we did not know it.
     async fn discover(&mut self, me: &mut Process, peer: Pid) {
-        let sync = Term::Tuple(vec![
+        let sync = Term::tuple(vec![
             atom("$gen_cast"),
-            Term::Tuple(vec![
+            Term::tuple(vec![
                 atom("sync"),
                 Term::from(me.pid().clone()),
                 self.all_local_pids(),
@@ -192,7 +192,7 @@ impl Scope {
         me.node().send_noconnect(&peer, sync);
         if let std::collections::hash_map::Entry::Vacant(slot) = self.remote.entry(peer.clone()) {
             let mref = me.monitor(&Term::from(peer.clone())).await;
-            let back = Term::Tuple(vec![atom("discover"), Term::from(me.pid().clone())]);
+            let back = Term::tuple(vec![atom("discover"), Term::from(me.pid().clone())]);
             me.node().send_noconnect(&peer, back);
             slot.insert(Remote {
                 mref,
@@ -288,11 +288,11 @@ impl Scope {
                     self.table.leave(g, std::slice::from_ref(&pid), true);
                     self.notify(me, "leave", g, std::slice::from_ref(&pid));
                 }
-                let msg = Term::Tuple(vec![
+                let msg = Term::tuple(vec![
                     atom("leave"),
                     Term::from(me.pid().clone()),
                     Term::from(pid),
-                    Term::List(groups),
+                    Term::list(groups),
                 ]);
                 self.broadcast(me, msg);
                 return;
@@ -341,7 +341,7 @@ impl Scope {
 }
 
 fn error_badarg() -> Term {
-    Term::Tuple(vec![atom("error"), atom("badarg")])
+    Term::tuple(vec![atom("error"), atom("badarg")])
 }
 
 impl GenServer for Scope {
@@ -354,7 +354,7 @@ impl GenServer for Scope {
         let node = me.node().clone();
         let table = node.extension(Scopes::default).create(&name);
         node.monitor_nodes(me.pid());
-        let discover = Term::Tuple(vec![atom("discover"), Term::from(me.pid().clone())]);
+        let discover = Term::tuple(vec![atom("discover"), Term::from(me.pid().clone())]);
         for n in node.nodes() {
             node.send_named_noconnect(me.pid(), name.as_str(), &n, discover.clone());
         }
@@ -396,7 +396,7 @@ impl GenServer for Scope {
                     .entry(group.clone())
                     .or_default()
                     .insert(0, (pid, mref.clone()));
-                Term::Tuple(vec![mref, pid_list(&members)])
+                Term::tuple(vec![mref, pid_list(&members)])
             }
             Some([tag, mref]) if tag.is_atom("demonitor") => {
                 if self.drop_monitor(mref) {
@@ -419,7 +419,7 @@ impl GenServer for Scope {
                         .map(|(g, pids)| (g, pid_list(&pids)))
                         .collect(),
                 );
-                Term::Tuple(vec![mref, Term::Map(map)])
+                Term::tuple(vec![mref, Term::Map(map)])
             }
             _ => {
                 self.unexpected("call", &request);
@@ -478,7 +478,7 @@ impl GenServer for Scope {
             [tag, Term::Atom(n)] if tag.is_atom("nodeup") => {
                 if n != me.node().name() {
                     let discover =
-                        Term::Tuple(vec![atom("discover"), Term::from(me.pid().clone())]);
+                        Term::tuple(vec![atom("discover"), Term::from(me.pid().clone())]);
                     me.node()
                         .send_named_noconnect(me.pid(), self.name.as_str(), n, discover);
                 }
@@ -495,7 +495,7 @@ impl GenServer for Scope {
     }
 
     fn format_state(&self) -> Term {
-        Term::Tuple(vec![
+        Term::tuple(vec![
             atom("state"),
             Term::Atom(self.name.clone()),
             Term::from(self.local.len() as i64),

@@ -408,7 +408,7 @@ impl PubSub {
     ) -> Result<(), Error> {
         let d = atom_of(dispatcher)?;
         let t = topic_term(topic);
-        let forward = EncodedTerm::new(Term::Tuple(vec![
+        let forward = EncodedTerm::new(Term::tuple(vec![
             Term::atom("forward_to_local"),
             t.clone(),
             message,
@@ -442,7 +442,7 @@ impl PubSub {
             self.local_broadcast(topic, &message);
             return Ok(());
         }
-        let msg = Term::Tuple(vec![
+        let msg = Term::tuple(vec![
             Term::atom("forward_to_local"),
             topic_term(topic),
             message,

@@ -41,7 +41,7 @@ struct Sup {
 }
 
 fn tuple(v: Vec<Term>) -> Term {
-    Term::Tuple(v)
+    Term::tuple(v)
 }
 
 fn ok(v: Term) -> Term {
@@ -359,7 +359,7 @@ impl Sup {
                             ChildType::Worker => "worker",
                             ChildType::Supervisor => "supervisor",
                         }),
-                        Term::List(vec![Term::atom(&c.spec.module)]),
+                        Term::list(vec![Term::atom(&c.spec.module)]),
                     ])
                 })
                 .collect(),
@@ -375,7 +375,7 @@ impl Sup {
                 Term::Int(self.children.iter().filter(|c| f(c)).count() as i64)
             };
             let kv = |k: &str, v: Term| tuple(vec![Term::atom(k), v]);
-            return Term::List(vec![
+            return Term::list(vec![
                 kv("specs", count(&|_| true)),
                 kv("active", count(&|c| c.pid.is_some())),
                 kv(

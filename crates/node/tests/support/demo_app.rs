@@ -44,7 +44,7 @@ impl Application for Demo {
 
     fn start_phases(&self, _ctx: &AppContext) -> Vec<(String, Term)> {
         if self.phases {
-            vec![("go".to_string(), Term::List(vec![]))]
+            vec![("go".to_string(), Term::list(vec![]))]
         } else {
             vec![]
         }

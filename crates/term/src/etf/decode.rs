@@ -145,7 +145,7 @@ impl<'a> Decoder<'a> {
                 self.pos = start;
                 Ok(Term::Atom(self.atom()?))
             }
-            tags::NIL => Ok(Term::List(Vec::new())),
+            tags::NIL => Ok(Term::list(Vec::new())),
             tags::STRING => {
                 let n = usize::from(self.u16()?);
                 let s = self.take(n)?;
@@ -436,7 +436,7 @@ impl<'a> Decoder<'a> {
         };
         self.depth -= 1;
         Ok(match tail {
-            None => Term::List(v),
+            None => Term::list(v),
             Some(t) => Term::improper_list(v, t),
         })
     }
@@ -449,7 +449,7 @@ impl<'a> Decoder<'a> {
             v.push(self.decode_term()?);
         }
         self.depth -= 1;
-        Ok(Term::Tuple(v))
+        Ok(Term::tuple(v))
     }
 
     fn map(&mut self, start: usize) -> R<Term> {

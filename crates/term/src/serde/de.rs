@@ -494,7 +494,7 @@ impl<'de> Visitor<'de> for TermVisitor {
         while let Some(t) = a.next_element::<Term>()? {
             v.push(t);
         }
-        Ok(Term::List(v))
+        Ok(Term::list(v))
     }
     fn visit_map<A: de::MapAccess<'de>>(self, mut a: A) -> Result<Term, A::Error> {
         let mut pairs = Vec::new();

@@ -178,7 +178,7 @@ impl ser::Serializer for Serializer {
             ("Result", "Err") => "error",
             _ => variant,
         };
-        Ok(Term::Tuple(vec![atom(tag)?, v.serialize(Serializer)?]))
+        Ok(Term::tuple(vec![atom(tag)?, v.serialize(Serializer)?]))
     }
     fn serialize_seq(self, len: Option<usize>) -> Result<SeqSer, Error> {
         Ok(SeqSer::new(len, None, false))
@@ -236,9 +236,9 @@ impl SeqSer {
     }
     fn finish(self) -> Term {
         if self.tuple {
-            Term::Tuple(self.items)
+            Term::tuple(self.items)
         } else {
-            Term::List(self.items)
+            Term::list(self.items)
         }
     }
 }
@@ -278,7 +278,7 @@ impl MapSer {
     fn finish(self) -> Term {
         let m = Term::Map(Map::from_pairs(self.pairs));
         match self.variant {
-            Some(v) => Term::Tuple(vec![v, m]),
+            Some(v) => Term::tuple(vec![v, m]),
             None => m,
         }
     }

@@ -159,7 +159,7 @@ impl<'a> Parser<'a> {
                 self.enter(&t)?;
                 let v = self.seq("}")?;
                 self.depth -= 1;
-                Ok(Term::Tuple(v))
+                Ok(Term::tuple(v))
             }
             Tok::Punct("[") => {
                 // `[]` is an atom-like constant, not a level of nesting.
@@ -234,14 +234,14 @@ impl<'a> Parser<'a> {
         let mut v = Vec::new();
         if self.is_punct("]")? {
             self.next()?;
-            return Ok(Term::List(v));
+            return Ok(Term::list(v));
         }
         loop {
             v.push(self.term()?);
             let t = self.next()?;
             match t.kind {
                 Tok::Punct(",") => {}
-                Tok::Punct("]") => return Ok(Term::List(v)),
+                Tok::Punct("]") => return Ok(Term::list(v)),
                 Tok::Punct("|") => {
                     let tail = self.term()?;
                     self.expect("]")?;

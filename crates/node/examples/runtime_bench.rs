@@ -7,8 +7,9 @@
 //! Runs on tokio's multi-thread runtime with 2 workers (BEAM has 2
 //! schedulers on these machines); `NODUS_RUNTIME=current` runs it on one
 //! thread. The sender and the caller are spawned nodus processes, as in
-//! BEAM's side (`bench/runtime_bench.erl`). `NODUS_BENCH_ONLY=spawn,send,call`
-//! runs the named phases only.
+//! BEAM's side (`bench/runtime_bench.erl`). `NODUS_BENCH_ONLY=spawn,send,call,remote`
+//! runs the named phases only (`call` is the local call, `remote` the
+//! call across nodes).
 
 use std::time::{Duration, Instant};
 
@@ -114,7 +115,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if only("send") {
         send_phase(&node).await?;
     }
-    if only("call") {
+    if only("call") || only("remote") {
         call_phase(&node, epmd).await?;
     }
     node.shutdown();
@@ -122,7 +123,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// True when `NODUS_BENCH_ONLY` (a comma-separated list of `spawn`,
-/// `send`, `call`) is unset or names `phase`.
+/// `send`, `call`, `remote`) is unset or names `phase`.
 fn only(phase: &str) -> bool {
     std::env::var("NODUS_BENCH_ONLY").map_or(true, |v| v.split(',').any(|p| p == phase))
 }
@@ -184,9 +185,14 @@ async fn call_phase(node: &Node, epmd: u16) -> Result<(), Box<dyn std::error::Er
     let srv = gen_server::start::<Srv>(node, (), Options::named("srv"))
         .await
         .map_err(|r| r.to_string())?;
-    let (p50, rate) = calls(node, gen_server::ServerRef::Pid(srv), CALLS).await?;
-    println!("result local_call_p50_us {p50:.2}");
-    println!("result local_calls_per_s {rate:.0}");
+    if only("call") {
+        let (p50, rate) = calls(node, gen_server::ServerRef::Pid(srv), CALLS).await?;
+        println!("result local_call_p50_us {p50:.2}");
+        println!("result local_calls_per_s {rate:.0}");
+    }
+    if !only("remote") {
+        return Ok(());
+    }
 
     // The same call across two nodes.
     let node2 = Node::builder("rtb2@127.0.0.1")

@@ -54,7 +54,8 @@ fn cmp_terms(a: &Term, b: &Term, exact: bool) -> Ordering {
         return ca.cmp(&cb);
     }
     match (a, b) {
-        (Term::Atom(x), Term::Atom(y)) => x.as_str().cmp(y.as_str()),
+        (Term::Atom(x), Term::Atom(y)) => x.cmp(y),
+        (Term::Tuple(x), Term::Tuple(y)) if x.ptr_eq(y) => Ordering::Equal,
         (Term::Tuple(x), Term::Tuple(y)) => {
             x.len().cmp(&y.len()).then_with(|| cmp_seq(x, y, exact))
         }
@@ -77,7 +78,7 @@ fn cmp_terms(a: &Term, b: &Term, exact: bool) -> Ordering {
             .serial
             .cmp(&y.serial)
             .then(x.id.cmp(&y.id))
-            .then_with(|| x.node.as_str().cmp(y.node.as_str()))
+            .then_with(|| x.node.cmp(&y.node))
             .then(x.creation.cmp(&y.creation)),
         (Term::Port(x), Term::Port(y)) => x
             .node
@@ -85,6 +86,7 @@ fn cmp_terms(a: &Term, b: &Term, exact: bool) -> Ordering {
             .cmp(y.node.as_str())
             .then(x.creation.cmp(&y.creation))
             .then(x.id.cmp(&y.id)),
+        (Term::Ref(x), Term::Ref(y)) if std::sync::Arc::ptr_eq(x, y) => Ordering::Equal,
         (Term::Ref(x), Term::Ref(y)) => cmp_refs(x, y, exact),
         (Term::ExternalFun(x), Term::ExternalFun(y)) => x
             .module
@@ -158,11 +160,7 @@ impl Term {
 }
 
 fn cmp_refs(x: &Reference, y: &Reference, exact: bool) -> Ordering {
-    let o = x
-        .node
-        .as_str()
-        .cmp(y.node.as_str())
-        .then(x.creation.cmp(&y.creation));
+    let o = x.node.cmp(&y.node).then(x.creation.cmp(&y.creation));
     if o.is_ne() {
         return o;
     }

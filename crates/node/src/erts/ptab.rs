@@ -28,6 +28,9 @@ pub(crate) enum Watcher {
     Handle(oneshot::Sender<Term>),
 }
 
+/// The largest buffer an emptied [`Slot`] keeps.
+const KEPT_CAPACITY: usize = 8;
+
 /// A list that costs one word while empty (most processes have no
 /// links, monitors or aliases): a boxed `Vec` made on the first push.
 #[derive(Clone)]
@@ -55,10 +58,14 @@ impl<T> Slot<T> {
         self.0.get_or_insert_with(Box::default).push(v);
     }
 
+    /// Keeps the elements `f` accepts. A list left empty keeps its
+    /// small buffer (a process that monitors or is monitored once, as
+    /// every `gen_server` call does, usually does again: its next push
+    /// then allocates nothing); a large one is freed.
     pub(crate) fn retain(&mut self, f: impl FnMut(&T) -> bool) {
         if let Some(v) = &mut self.0 {
             v.retain(f);
-            if v.is_empty() {
+            if v.is_empty() && v.capacity() > KEPT_CAPACITY {
                 self.0 = None;
             }
         }

@@ -194,7 +194,7 @@ impl Process {
         }
         // The server, just woken, usually runs next on this worker: give
         // it its turn first, and its reply is then found without a timer.
-        tokio::task::yield_now().await;
+        crate::erts::reductions::requeue().await;
         let r = mref.clone();
         let got = self
             .recv_match(

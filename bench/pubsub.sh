@@ -32,6 +32,9 @@ for r in $(seq "$ROUNDS"); do
   elixir --erl "+P 2000000" --name psbe1@127.0.0.1 --cookie bench bench/pubsub_bench.exs main "$FANOUT" "$SUBS" "$MSGS" "psbe2r$r@127.0.0.1" >> "$DIR/beam.out"
   kill "$SRV"; wait "$SRV" 2>/dev/null || true
 done
+for m in local_deliveries_per_s remote_deliveries_per_s; do
+  for f in nodus beam; do echo "rounds $f $m: $(grep "^result $m " "$DIR/$f.out" | awk '{print $3}' | tr '\n' ' ')"; done
+done >&2
 val() { grep "^result $2 " "$DIR/$1.out" | awk '{print $3}' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 OTP_V=$(erl -noshell -eval 'io:format("~s", [erlang:system_info(otp_release)]), halt().')
 EX_V=$(elixir --version | tail -1)

@@ -78,7 +78,7 @@ async fn calls(
     rx.await
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let rt = if std::env::var("NODUS_RUNTIME").is_ok_and(|v| v == "current") {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -89,10 +89,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .enable_all()
             .build()?
     };
-    rt.block_on(run())
+    // The driver (the spawner) runs on a runtime worker, as BEAM's runs
+    // in a process on a scheduler, not on the thread that waits.
+    rt.block_on(async { tokio::spawn(run()).await? })
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
+async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let epmd: u16 = args
         .first()
@@ -128,7 +130,7 @@ fn only(phase: &str) -> bool {
     std::env::var("NODUS_BENCH_ONLY").map_or(true, |v| v.split(',').any(|p| p == phase))
 }
 
-async fn spawn_phase(node: &Node, n: usize) -> Result<(), Box<dyn std::error::Error>> {
+async fn spawn_phase(node: &Node, n: usize) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let before = rss_bytes();
     let start = Instant::now();
     let mut pids = Vec::with_capacity(n);
@@ -154,7 +156,7 @@ async fn spawn_phase(node: &Node, n: usize) -> Result<(), Box<dyn std::error::Er
     Ok(())
 }
 
-async fn send_phase(node: &Node) -> Result<(), Box<dyn std::error::Error>> {
+async fn send_phase(node: &Node) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // Local send throughput: one sender, one receiver, both processes
     // (as on BEAM, where the sender is the benchmark's process).
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -180,7 +182,7 @@ async fn send_phase(node: &Node) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-async fn call_phase(node: &Node, epmd: u16) -> Result<(), Box<dyn std::error::Error>> {
+async fn call_phase(node: &Node, epmd: u16) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // Local gen_server calls, made by a process.
     let srv = gen_server::start::<Srv>(node, (), Options::named("srv"))
         .await

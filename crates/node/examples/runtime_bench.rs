@@ -130,7 +130,10 @@ fn only(phase: &str) -> bool {
     std::env::var("NODUS_BENCH_ONLY").map_or(true, |v| v.split(',').any(|p| p == phase))
 }
 
-async fn spawn_phase(node: &Node, n: usize) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn spawn_phase(
+    node: &Node,
+    n: usize,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let before = rss_bytes();
     let start = Instant::now();
     let mut pids = Vec::with_capacity(n);
@@ -182,7 +185,10 @@ async fn send_phase(node: &Node) -> Result<(), Box<dyn std::error::Error + Send 
     Ok(())
 }
 
-async fn call_phase(node: &Node, epmd: u16) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn call_phase(
+    node: &Node,
+    epmd: u16,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // Local gen_server calls, made by a process.
     let srv = gen_server::start::<Srv>(node, (), Options::named("srv"))
         .await

@@ -67,6 +67,11 @@ impl Outgoing {
         self.drained.notify_waiters();
     }
 
+    /// More than `limit` bytes are queued and the writer is there.
+    pub(crate) fn is_above(&self, limit: usize) -> bool {
+        self.queued.load(Ordering::Relaxed) > limit && !self.closed.load(Ordering::Relaxed)
+    }
+
     /// Waits until at most `limit` bytes are queued, or the writer is
     /// gone.
     pub(crate) async fn below(&self, limit: usize) {

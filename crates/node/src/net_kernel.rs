@@ -163,6 +163,11 @@ impl Conn {
     pub async fn not_busy(&self, limit: usize) {
         self.out.below(limit).await;
     }
+
+    /// More than `limit` bytes wait to be written.
+    pub(crate) fn is_busy(&self, limit: usize) -> bool {
+        self.out.is_above(limit)
+    }
 }
 
 /// Room to reserve for a frame: enough for the usual small message, and

@@ -363,17 +363,22 @@ impl Node {
         })
     }
 
+    #[inline]
     pub(crate) fn is_local(&self, pid: &Pid) -> bool {
         pid.node == self.0.name && pid.creation == self.0.creation
     }
 
     /// Delivers to a local process; false when it does not exist.
+    #[inline]
     pub(crate) fn deliver_local(&self, pid: &Pid, msg: Term) -> bool {
-        let ok = self.is_local(pid) && self.0.erts.procs.deliver(pid.id, msg);
-        if ok {
-            self.0.erts.delivered.bump();
-        }
-        ok
+        self.deliver_local_from(pid, &mut Some(msg))
+    }
+
+    /// Delivers the message in `slot` (moving it out) to a local process;
+    /// false when it does not exist (and `slot` still holds it).
+    #[inline(always)]
+    pub(crate) fn deliver_local_from(&self, pid: &Pid, slot: &mut Option<Term>) -> bool {
+        self.is_local(pid) && crate::erts::dest_cache::deliver(&self.0.erts.procs, pid.id, slot)
     }
 
     /// True while local process `pid` lives.
@@ -492,26 +497,32 @@ impl Node {
     /// up (it is set up in the background and the message queued on it;
     /// dropped if it fails, as BEAM's `!`); waits only while a live
     /// connection is busy.
-    async fn send_remote(&self, peer: &Atom, control: Control, msg: Term) -> Result<(), Error> {
+    pub(crate) async fn send_remote(
+        &self,
+        peer: &Atom,
+        control: Control,
+        msg: Term,
+    ) -> Result<(), Error> {
         if let Some(conn) = crate::dist_setup::send(self, peer, control, Some(msg))? {
             conn.not_busy(self.0.busy_limit).await;
         }
         Ok(())
     }
 
-    /// Sends `msg` to `to`, here or on another node (connecting if need be).
-    pub async fn send(&self, to: &Pid, msg: Term) -> Result<(), Error> {
-        if to.node == self.0.name {
-            self.deliver_local(to, msg);
-            // A send costs the sender some of its task's budget, as a send
-            // costs reductions on BEAM: a process that sends in a loop
-            // yields now and then, so its receivers run and keep their
-            // queues short instead of the sender filling memory.
-            crate::erts::reductions::charge_send().await;
-            return Ok(());
-        }
-        self.send_remote(&to.node, Control::Send { to: to.clone() }, msg)
-            .await
+    /// Sends `msg` to `to`, here or on another node (connecting if need
+    /// be), as `To ! Msg` does: the message is sent by this call. The
+    /// future only paces the sender, and should be awaited: a process
+    /// that sends in a loop yields after a slice of local sends (a send
+    /// costs reductions on BEAM), so its receivers run and keep their
+    /// queues short instead of the sender filling memory, and it waits
+    /// while the connection to `to`'s node is busy. Its error is the
+    /// send's (a bad node name, a node that may not be connected to).
+    pub fn send(
+        &self,
+        to: &Pid,
+        msg: Term,
+    ) -> impl std::future::Future<Output = Result<(), Error>> + Send + 'static {
+        crate::erts::send::SendFuture::start(self, to, msg)
     }
 
     /// Sends `msg` to the process registered as `name` on `node`.

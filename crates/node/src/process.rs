@@ -42,12 +42,14 @@ impl Process {
 
     /// The next message, oldest first; `None` once the process has been
     /// ended (by an exit signal, or the node stopping).
+    #[inline]
     pub async fn recv(&mut self) -> Option<Term> {
         std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
 
     /// The next message, polled: for [`futures_core::Stream`]s built on a
     /// process. `Ready(None)` once the process has been ended.
+    #[inline]
     pub fn poll_recv(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Term>> {
         use std::task::Poll;
         if self.entry.mailbox.is_closed() {
@@ -56,7 +58,7 @@ impl Process {
         }
         if self.saved.is_empty() {
             match self.entry.mailbox.poll_take(cx, &mut self.saved) {
-                Poll::Ready(true) => {}
+                Poll::Ready(true) => self.count_taken(0),
                 Poll::Ready(false) => return Poll::Ready(None),
                 Poll::Pending => return Poll::Pending,
             }
@@ -79,11 +81,20 @@ impl Process {
     /// Moves what senders have queued to the process's own queue; false
     /// when there was nothing.
     pub(crate) fn take_queued(&mut self) -> bool {
+        let before = self.saved.len();
         let got = self.entry.mailbox.take(&mut self.saved);
         if got {
+            self.count_taken(before);
             self.entry.mailbox.set_owned(self.saved.len());
         }
         got
+    }
+
+    /// Counts the messages a take has moved to the process's own queue,
+    /// which held `before` (the node's `statistics(reductions)`).
+    fn count_taken(&self, before: usize) {
+        let n = self.saved.len().saturating_sub(before) as u64;
+        self.node.0.erts.delivered.add(n);
     }
 
     /// The next message if one is waiting (`receive ... after 0`).
@@ -131,6 +142,7 @@ impl Process {
             let next = std::future::poll_fn(|cx| entry.mailbox.poll_take(cx, saved));
             match tokio::time::timeout_at(deadline, next).await {
                 Ok(true) => {
+                    self.count_taken(scanned);
                     if let Some(i) = self.saved.iter().skip(scanned).position(&pred) {
                         return self.pop(scanned + i);
                     }
@@ -148,8 +160,13 @@ impl Process {
     }
 
     /// Sends `msg` to `to` (`To ! Msg`); see [`Node::send`].
-    pub async fn send(&self, to: &Pid, msg: Term) -> Result<(), crate::Error> {
-        self.node.send(to, msg).await
+    #[inline]
+    pub fn send(
+        &self,
+        to: &Pid,
+        msg: Term,
+    ) -> impl std::future::Future<Output = Result<(), crate::Error>> + Send + 'static {
+        crate::erts::send::SendFuture::start(&self.node, to, msg)
     }
 
     /// `process_flag(trap_exit, On)`: exit signals arrive as

@@ -211,3 +211,97 @@ async fn per_pair_order_holds_with_senders_on_several_threads() {
     );
     n.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_is_made_when_called_as_erlangs_is() {
+    // `To ! Msg` sends at once; the returned future only paces the
+    // sender. Dropped unawaited, the message is still there.
+    let n = node("order_eager").await;
+    let mut me = n.process();
+    let pid = me.pid().clone();
+    let pending = me.send(&pid, pair("eager", 1));
+    assert_eq!(me.queue_len(), 1, "queued before the future is awaited");
+    drop(pending);
+    assert_eq!(me.try_recv(), Some(pair("eager", 1)));
+    n.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_sends_to_a_process_that_exits_are_dropped_and_the_next_one_gets_its_own() {
+    // A process sending to one other over and over sends past the
+    // process table (its last destination is cached): once that process
+    // has exited, what is sent to it is dropped, as on BEAM, and the
+    // sender's sends to the next process reach that one only.
+    let n = node("order_cache").await;
+    let (first, first_done) = n.spawn_monitor(|mut me| async move {
+        for _ in 0..3 {
+            let _ = me.recv().await;
+        }
+    });
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (second, second_done) = n.spawn_monitor(move |mut me| async move {
+        let mut got = Vec::new();
+        while let Some(m) = me.recv().await {
+            if m.is_atom("stop") {
+                break;
+            }
+            got.push(m);
+        }
+        let _ = tx.send(got);
+    });
+    let (f, s) = (first.clone(), second.clone());
+    let (sent_tx, sent_rx) = tokio::sync::oneshot::channel();
+    n.spawn(move |me| async move {
+        for i in 0..3 {
+            me.send(&f, pair("first", i)).await.expect("local send");
+        }
+        assert_eq!(first_done.await, Term::atom("normal"));
+        for i in 3..6 {
+            // To a dead pid: no error, no delivery anywhere.
+            me.send(&f, pair("first", i)).await.expect("local send");
+        }
+        for i in 0..4 {
+            me.send(&s, pair("second", i)).await.expect("local send");
+        }
+        me.send(&s, Term::atom("stop")).await.expect("local send");
+        let _ = sent_tx.send(());
+    });
+    tokio::time::timeout(T, sent_rx)
+        .await
+        .expect("in time")
+        .expect("sender ran");
+    let got = tokio::time::timeout(T, rx)
+        .await
+        .expect("in time")
+        .expect("answer");
+    assert_eq!(got, (0..4).map(|i| pair("second", i)).collect::<Vec<_>>());
+    assert_eq!(second_done.await, Term::atom("normal"));
+    assert!(!n.is_process_alive(&first));
+    n.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taken_messages_are_counted_in_the_nodes_reductions() {
+    let n = node("order_count").await;
+    let before = n.delivered();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let receiver = n.spawn(move |mut me| async move {
+        for _ in 0..100 {
+            let _ = me.recv().await;
+        }
+        let _ = tx.send(());
+    });
+    let me = n.process();
+    for i in 0..100 {
+        me.send(&receiver, pair("count", i))
+            .await
+            .expect("local send");
+    }
+    tokio::time::timeout(T, rx)
+        .await
+        .expect("in time")
+        .expect("received");
+    let after = n.delivered();
+    assert!(after >= before + 100, "{before} then {after}");
+    n.shutdown();
+}

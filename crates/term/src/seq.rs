@@ -50,6 +50,15 @@ impl Seq {
         }
     }
 
+    /// Counts one more holder of the elements, for a bitwise copy of this
+    /// sequence that becomes that holder ([`Term`]'s clone).
+    #[inline]
+    pub(crate) fn add_holder(&self) {
+        if let Some(v) = &self.0 {
+            std::mem::forget(Arc::clone(v));
+        }
+    }
+
     /// True when both hold the very same elements (not a copy).
     pub fn ptr_eq(&self, other: &Seq) -> bool {
         match (&self.0, &other.0) {
@@ -163,6 +172,65 @@ mod tests {
         assert_eq!(a, c);
         assert!(a.is_empty() && c.is_empty());
         assert!(a.into_vec().is_empty());
+    }
+
+    #[test]
+    fn a_cloned_term_holds_its_tuple_and_list_as_long_as_it_lives() {
+        // Term's clone copies a tuple or list bit for bit and counts the
+        // copy as a holder: dropping the original (or the clone) first
+        // leaves the other whole, and the last one frees the elements.
+        let held = Term::Binary(bytes::Bytes::from_static(b"b"));
+        let elems = vec![
+            Term::atom("a"),
+            held,
+            Term::Ref(Arc::new(crate::Reference {
+                node: crate::Atom::new("n@h"),
+                creation: 1,
+                ids: vec![1],
+            })),
+        ];
+        for make in [Term::tuple as fn(Vec<Term>) -> Term, Term::list] {
+            let original = make(elems.clone());
+            let copies: Vec<Term> = (0..3).map(|_| original.clone()).collect();
+            let (Term::Tuple(s) | Term::List(s)) = &original else {
+                panic!("not a sequence")
+            };
+            let counted = s.0.as_ref().map(Arc::strong_count);
+            assert_eq!(counted, Some(4), "the original and three clones");
+            drop(original);
+            for c in &copies {
+                let (Term::Tuple(s) | Term::List(s)) = c else {
+                    panic!("not a sequence")
+                };
+                assert_eq!(s.as_slice(), elems.as_slice());
+                assert_eq!(s.0.as_ref().map(Arc::strong_count), Some(3));
+            }
+            let weak = match &copies[0] {
+                Term::Tuple(s) | Term::List(s) => s.0.as_ref().map(Arc::downgrade),
+                _ => None,
+            };
+            drop(copies);
+            assert!(
+                weak.is_some_and(|w| w.upgrade().is_none()),
+                "freed with the last"
+            );
+        }
+        // The kinds copied whole without a count.
+        let p = crate::Pid {
+            node: crate::Atom::new("n@h"),
+            id: 1,
+            serial: 2,
+            creation: 3,
+        };
+        for t in [
+            Term::atom("x"),
+            Term::Int(-7),
+            Term::Float(1.5),
+            Term::Pid(p),
+            Term::tuple(vec![]),
+        ] {
+            assert_eq!(t.clone(), t);
+        }
     }
 
     #[test]

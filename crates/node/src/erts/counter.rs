@@ -26,11 +26,11 @@ thread_local! {
 }
 
 impl StripedCounter {
-    /// Adds one.
+    /// Adds `n`.
     #[inline]
-    pub(crate) fn bump(&self) {
+    pub(crate) fn add(&self, n: u64) {
         let i = SLOT.with(|s| *s);
-        self.cells[i].0.fetch_add(1, Ordering::Relaxed);
+        self.cells[i].0.fetch_add(n, Ordering::Relaxed);
     }
 
     /// The sum so far.
@@ -54,7 +54,7 @@ mod tests {
                 let c = c.clone();
                 std::thread::spawn(move || {
                     for _ in 0..1000 {
-                        c.bump();
+                        c.add(1);
                     }
                 })
             })

@@ -63,8 +63,10 @@ impl Node {
         })
     }
 
-    /// Messages delivered to local processes since the node started (the
-    /// `reductions` of `statistics/1`, approximated).
+    /// Messages local processes have taken from their mailboxes since
+    /// the node started (the `reductions` of `statistics/1`,
+    /// approximated); counted as a process takes a batch of them, so
+    /// messages still queued are not counted yet.
     pub fn delivered(&self) -> u64 {
         self.0.erts.delivered.get()
     }

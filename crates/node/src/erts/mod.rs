@@ -11,6 +11,7 @@
 //! written against BIFs.
 
 pub(crate) mod counter;
+pub(crate) mod dest_cache;
 pub(crate) mod fast_hash;
 pub(crate) mod info;
 pub(crate) mod mailbox;
@@ -19,6 +20,7 @@ pub(crate) mod process_ref;
 pub(crate) mod ptab;
 pub(crate) mod reductions;
 pub(crate) mod registry;
+pub(crate) mod send;
 pub(crate) mod signals;
 pub(crate) mod spawn;
 pub(crate) mod spawnable;
@@ -53,6 +55,6 @@ pub(crate) struct Erts {
     /// Per-node state of services, by type.
     pub(crate) extensions: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
     pub(crate) next_ref: AtomicU32,
-    /// Messages delivered to local processes.
+    /// Messages local processes have taken from their mailboxes.
     pub(crate) delivered: counter::StripedCounter,
 }

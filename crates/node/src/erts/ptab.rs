@@ -196,18 +196,24 @@ impl ProcTable {
         read(self.shard(id)).get(&id).cloned()
     }
 
-    /// Queues `msg` for process `id`; false when it does not exist.
-    pub(crate) fn deliver(&self, id: u32, msg: Term) -> bool {
+    /// Queues the message in `slot` for process `id`, moving it out (see
+    /// [`Mailbox::push_from`]); false when it does not exist.
+    pub(crate) fn deliver_from(&self, id: u32, slot: &mut Option<Term>) -> bool {
         match read(self.shard(id)).get(&id) {
-            Some(e) => e.mailbox.push(msg),
+            Some(e) => e.mailbox.push_from(slot),
             None => false,
         }
     }
 
     /// Takes process `id` out of the table.
+    /// Its mailbox is marked closed before the shard's lock is let go,
+    /// so no later process with the same id can be found while it looks
+    /// open (what [`super::dest_cache`] relies on).
     pub(crate) fn remove(&self, id: u32) -> Option<Arc<ProcEntry>> {
-        let e = write(self.shard(id)).remove(&id);
-        if e.is_some() {
+        let mut shard = write(self.shard(id));
+        let e = shard.remove(&id);
+        if let Some(e) = &e {
+            e.mailbox.mark_closed();
             self.count.fetch_sub(1, Ordering::Relaxed);
         }
         e

@@ -2,8 +2,8 @@
 //! and preempts a process whose reductions run out, so a process sending
 //! in a loop lets its receivers run. A nodus process is a task that is
 //! only ever preempted at an `.await`; a local send is one that never
-//! waits, so this counts sends on the worker thread and yields every
-//! [`SENDS_PER_SLICE`].
+//! waits, so this counts sends on the worker thread and the send yields
+//! every [`SENDS_PER_SLICE`].
 
 use std::cell::Cell;
 
@@ -14,9 +14,11 @@ thread_local! {
     static SENT: Cell<u32> = const { Cell::new(0) };
 }
 
-/// Counts one local send, and yields when the slice is used up.
-pub(crate) async fn charge_send() {
-    let spent = SENT.with(|c| {
+/// Counts one local send: true when the slice is used up and the sender
+/// should yield (go to the back of the run queue, as [`requeue`] does).
+#[inline]
+pub(crate) fn charge_send() -> bool {
+    SENT.with(|c| {
         let n = c.get() + 1;
         if n >= SENDS_PER_SLICE {
             c.set(0);
@@ -25,10 +27,7 @@ pub(crate) async fn charge_send() {
             c.set(n);
             false
         }
-    });
-    if spent {
-        tokio::task::yield_now().await;
-    }
+    })
 }
 
 /// Lets the tasks already woken on this worker run before the caller

@@ -19,6 +19,7 @@ use std::task::{Context, Poll};
 use nodus_term::{Pid, Term};
 use tokio::sync::oneshot;
 
+use super::dest_cache::DestCache;
 use super::ptab::Watcher;
 use crate::node::{lock, Node};
 use crate::process::Process;
@@ -103,6 +104,8 @@ struct ProcessTask<F> {
     fut: F,
     node: Node,
     id: u32,
+    /// Where it sent last (see [`super::dest_cache`]).
+    dests: DestCache,
 }
 
 impl<F> Future for ProcessTask<F>
@@ -116,7 +119,11 @@ where
         // the task, which is pinned; `node` and `id` are never pinned.
         let this = unsafe { self.get_unchecked_mut() };
         let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
-        let reason = match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+        let polled =
+            super::dest_cache::with_cache(&this.node.0.erts.procs, &mut this.dests, || {
+                std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx)))
+            });
+        let reason = match polled {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(out)) => out.into_exit_reason(),
             Err(payload) => {
@@ -149,6 +156,7 @@ impl Node {
             fut,
             node: self.clone(),
             id: pid.id,
+            dests: DestCache::default(),
         });
         match self.local_entry(&pid) {
             Some(e) => lock(&e.state).task = Some(task.abort_handle()),

@@ -27,13 +27,14 @@ pub(crate) struct SendFuture(Option<Box<Slow>>);
 
 /// A send that has to wait, or failed.
 enum Slow {
-    /// The sender's slice of local sends is used up: it yields once
-    /// (true once it has).
+    /// The sender's slice of local sends is used up: it goes to the back
+    /// of the run queue once (true once it has).
     Yield(bool),
     /// The send failed.
     Failed(Option<Error>),
-    /// The connection is busy: waits until it is not.
-    Busy(Pin<Box<dyn Future<Output = ()> + Send>>),
+    /// Waits: for its next turn on a multi-thread runtime, or until the
+    /// connection is not busy.
+    Wait(Pin<Box<dyn Future<Output = ()> + Send>>),
 }
 
 impl SendFuture {
@@ -43,7 +44,11 @@ impl SendFuture {
         if to.node == node.0.name {
             node.deliver_local_from(to, &mut Some(msg));
             if super::reductions::charge_send() {
-                return SendFuture(Some(Box::new(Slow::Yield(false))));
+                let slow = match super::reductions::slice_end() {
+                    Some(turn) => Slow::Wait(turn),
+                    None => Slow::Yield(false),
+                };
+                return SendFuture(Some(Box::new(slow)));
             }
             return SendFuture(None);
         }
@@ -58,7 +63,7 @@ impl SendFuture {
             Ok(Some(conn)) if conn.is_busy(node.0.busy_limit) => {
                 let limit = node.0.busy_limit;
                 let wait = Box::pin(async move { conn.not_busy(limit).await });
-                SendFuture(Some(Box::new(Slow::Busy(wait))))
+                SendFuture(Some(Box::new(Slow::Wait(wait))))
             }
             Ok(_) => SendFuture(None),
         }
@@ -83,7 +88,7 @@ impl Future for SendFuture {
                 Poll::Pending
             }
             Slow::Failed(e) => Poll::Ready(e.take().map_or(Ok(()), Err)),
-            Slow::Busy(wait) => wait.as_mut().poll(cx).map(Ok),
+            Slow::Wait(wait) => wait.as_mut().poll(cx).map(Ok),
         }
     }
 }

@@ -20,9 +20,19 @@ server() ->
 
 result(K, V) -> io:format("result ~s ~p~n", [K, V]).
 
+%% Waits (50 ms steps, at most Tries of them) until at most Live
+%% processes run.
+wait_count(_, 0) -> ok;
+wait_count(Live, Tries) ->
+    case erlang:system_info(process_count) > Live of
+        true -> timer:sleep(50), wait_count(Live, Tries - 1);
+        false -> ok
+    end.
+
 main([NStr, Peer]) ->
     N = list_to_integer(NStr),
     %% Spawn rate and memory per idle process.
+    Live = erlang:system_info(process_count),
     M0 = erlang:memory(total),
     T0 = erlang:monotonic_time(microsecond),
     Pids = [spawn(fun() -> receive _ -> ok end end) || _ <- lists:seq(1, N)],
@@ -32,7 +42,9 @@ main([NStr, Peer]) ->
     result("spawn_per_s", round(N / ((T1 - T0) / 1.0e6))),
     result("bytes_per_idle_process", round((M1 - M0) / N)),
     [P ! stop || P <- Pids],
-    timer:sleep(500),
+    %% Until every one has exited, as on the nodus side.
+    wait_count(Live, 1200),
+    timer:sleep(100),
     %% Local send throughput.
     Self = self(),
     Rx = spawn(fun() -> recv(?SENDS), Self ! done end),

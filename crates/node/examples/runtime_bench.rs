@@ -134,6 +134,7 @@ async fn spawn_phase(
     node: &Node,
     n: usize,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let live = node.process_count();
     let before = rss_bytes();
     let start = Instant::now();
     let mut pids = Vec::with_capacity(n);
@@ -155,7 +156,14 @@ async fn spawn_phase(
         node.send(p, Term::atom("stop")).await?;
     }
     drop(pids);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Until every one has exited (a fixed wait let the next phase run
+    // beside the last exits: 40,000-70,000 were still going after 500 ms
+    // on 2 workers), as long as 60 s at most.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while node.process_count() > live && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
     Ok(())
 }
 

@@ -116,8 +116,15 @@ pub(crate) struct ProcEntry {
     pub(crate) state: Mutex<ProcState>,
 }
 
-/// Hashes a process id with one multiplication (ids are dense and not
-/// chosen by anyone outside, so SipHash's resistance buys nothing here).
+/// Hashes a process id so that the ids of one shard, given out in order,
+/// fall into consecutive buckets: a spawn writes next to the last one
+/// instead of at a random place in a large table (a cache miss per
+/// spawn, a fifth of the spawner's time, measured), and a lookup of a
+/// live id finds it in its own bucket. The top bits, which the table
+/// compares before the keys, are mixed, so a probe rarely compares keys
+/// that only share a neighbourhood. Ids are the node's own, dense and
+/// given in order; none is chosen by a peer (a peer can only name ids,
+/// and a miss costs a few probes).
 #[derive(Default, Clone, Copy)]
 pub(crate) struct IdHasher(u64);
 
@@ -131,7 +138,8 @@ impl std::hash::Hasher for IdHasher {
         }
     }
     fn write_u32(&mut self, n: u32) {
-        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mixed = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = (u64::from(n) / SHARDS as u64) | (mixed & (0x7F << 57));
     }
 }
 
@@ -246,5 +254,43 @@ impl ProcTable {
                     .collect::<Vec<_>>()
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_found_while_live_and_not_after_whatever_the_hash_neighbourhood() {
+        // Ids in order fill neighbouring buckets; lookups of live ids,
+        // of removed ones and of ids never given must all be right, while
+        // the live ids slide along as processes come and go.
+        let t = ProcTable::default();
+        let mut live = std::collections::VecDeque::new();
+        for round in 0..20 {
+            for _ in 0..5_000 {
+                live.push_back(t.insert().0);
+            }
+            for _ in 0..4_000 {
+                let id = live.pop_front().expect("live");
+                let e = t.remove(id).expect("was live");
+                assert!(e.mailbox.is_closed(), "closed as it leaves");
+                assert!(t.get(id).is_none(), "round {round}: {id} removed");
+            }
+        }
+        assert_eq!(t.len(), live.len());
+        for id in &live {
+            assert!(t.get(*id).is_some(), "{id} live");
+        }
+        let mut ids = t.ids();
+        ids.sort_unstable();
+        let mut want: Vec<u32> = live.iter().copied().collect();
+        want.sort_unstable();
+        assert_eq!(ids, want);
+        let top = *want.last().expect("some");
+        for absent in [0, top + 1, top + 64, top + 1_000_000, u32::MAX] {
+            assert!(t.get(absent).is_none(), "{absent} never given");
+        }
     }
 }

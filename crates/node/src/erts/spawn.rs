@@ -14,13 +14,14 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use nodus_term::{Pid, Term};
 use tokio::sync::oneshot;
 
 use super::dest_cache::DestCache;
-use super::ptab::Watcher;
+use super::ptab::{ProcEntry, Watcher};
 use crate::node::{lock, Node};
 use crate::process::Process;
 
@@ -146,8 +147,9 @@ impl<F> Drop for ProcessTask<F> {
 }
 
 impl Node {
-    /// Runs `fut` as the body of process `p` (already in the table).
-    pub(crate) fn run_process<Fut>(&self, pid: Pid, fut: Fut)
+    /// Runs `fut` as the body of process `pid` (already in the table,
+    /// with `entry`).
+    pub(crate) fn run_process<Fut>(&self, pid: Pid, entry: Arc<ProcEntry>, fut: Fut)
     where
         Fut: Future + Send + 'static,
         Fut::Output: IntoExitReason,
@@ -158,10 +160,13 @@ impl Node {
             id: pid.id,
             dests: DestCache::default(),
         });
-        match self.local_entry(&pid) {
-            Some(e) => lock(&e.state).task = Some(task.abort_handle()),
-            // Killed before it ran.
-            None => task.abort(),
+        let mut st = lock(&entry.state);
+        // Killed before it ran: its exit, which takes this state after
+        // marking the mailbox closed, has been or will be seen here.
+        if entry.mailbox.is_closed() {
+            task.abort();
+        } else {
+            st.task = Some(task.abort_handle());
         }
     }
 
@@ -176,6 +181,7 @@ impl Node {
     {
         let p = self.spawned_process();
         let pid = p.pid().clone();
+        let entry = p.entry.clone();
         if let Some(parent) = parent {
             if self.add_link(parent, &pid) {
                 self.add_link(&pid, parent);
@@ -183,7 +189,7 @@ impl Node {
                 self.exit_signal(&pid, parent, Term::atom("noproc"), false);
             }
         }
-        self.run_process(pid.clone(), f(p));
+        self.run_process(pid.clone(), entry, f(p));
         pid
     }
 
@@ -195,7 +201,8 @@ impl Node {
     {
         let p = self.spawned_process();
         let pid = p.pid().clone();
-        self.run_process(pid.clone(), f(p));
+        let entry = p.entry.clone();
+        self.run_process(pid.clone(), entry, f(p));
         pid
     }
 
@@ -218,8 +225,9 @@ impl Node {
     {
         let p = self.spawned_process();
         let pid = p.pid().clone();
+        let entry = p.entry.clone();
         let handle = self.exit_handle(&pid);
-        self.run_process(pid.clone(), f(p));
+        self.run_process(pid.clone(), entry, f(p));
         (pid, handle)
     }
 
@@ -244,9 +252,10 @@ impl Process {
         let node = self.node();
         let p = node.spawned_process();
         let pid = p.pid().clone();
+        let entry = p.entry.clone();
         node.add_link(&pid, self.pid());
         node.add_link(self.pid(), &pid);
-        node.run_process(pid.clone(), f(p));
+        node.run_process(pid.clone(), entry, f(p));
         pid
     }
 
@@ -260,8 +269,9 @@ impl Process {
         let node = self.node();
         let p = node.spawned_process();
         let pid = p.pid().clone();
+        let entry = p.entry.clone();
         let reference = node.monitor_local(self.pid(), &pid);
-        node.run_process(pid.clone(), f(p));
+        node.run_process(pid.clone(), entry, f(p));
         (pid, reference)
     }
 }

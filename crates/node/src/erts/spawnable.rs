@@ -75,6 +75,7 @@ impl Node {
         };
         let process = self.spawned_process();
         let pid = process.pid().clone();
+        let entry = process.entry.clone();
         let mut flags = 0;
         if has_opt(&opts, "monitor") {
             self.add_monitor(&pid, from.clone(), req_id.clone());
@@ -107,6 +108,6 @@ impl Node {
                 Term::tuple(vec![Term::atom("undef"), Term::list(vec![frame])])
             }),
         };
-        self.run_process(pid, body);
+        self.run_process(pid, entry, body);
     }
 }

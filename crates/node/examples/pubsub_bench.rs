@@ -12,6 +12,9 @@
 //! count it waits for, tells a collector; the time is until the collector
 //! has heard from every subscriber, as on the BEAM side.
 
+#[path = "common/bench_runtime.rs"]
+mod bench_runtime;
+
 use std::time::{Duration, Instant};
 
 use nodus::pubsub::{Options, PubSub};
@@ -145,16 +148,7 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let args: Vec<String> = std::env::args().collect();
     let epmd: u16 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(4369);
     let arg = |i: usize, d: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(d);
-    let rt = if std::env::var("NODUS_RUNTIME").is_ok_and(|v| v == "current") {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?
-    };
+    let rt = bench_runtime::build()?;
     // The driver (the broadcaster) runs on a runtime worker, as BEAM's
     // runs in a process on a scheduler, not on the thread that waits.
     let driver = run(epmd, arg(2, 100_000), arg(3, 1000), arg(4, 1000));

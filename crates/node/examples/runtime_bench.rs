@@ -11,6 +11,9 @@
 //! runs the named phases only (`call` is the local call, `remote` the
 //! call across nodes).
 
+#[path = "common/bench_runtime.rs"]
+mod bench_runtime;
+
 use std::time::{Duration, Instant};
 
 use nodus::gen_server::{self, CallReply, GenServer, Options, ReplyTo};
@@ -79,16 +82,7 @@ async fn calls(
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let rt = if std::env::var("NODUS_RUNTIME").is_ok_and(|v| v == "current") {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?
-    };
+    let rt = bench_runtime::build()?;
     // The driver (the spawner) runs on a runtime worker, as BEAM's runs
     // in a process on a scheduler, not on the thread that waits.
     rt.block_on(async { tokio::spawn(run()).await? })

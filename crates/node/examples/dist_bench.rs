@@ -12,6 +12,9 @@
 //! `NodeBuilder::busy_poll`), `NODUS_BUSY_LIMIT=BYTES`
 //! (`NodeBuilder::dist_buf_busy_limit`), `NODUS_BENCH_ONLY=small,1KiB,1MiB,rtt,call` (only these phases).
 
+#[path = "common/bench_runtime.rs"]
+mod bench_runtime;
+
 use std::time::{Duration, Instant};
 
 use nodus::gen_server::{reply, Call};
@@ -39,17 +42,7 @@ fn main() {
             .with_writer(std::io::stderr)
             .init();
     }
-    let rt = if std::env::var("NODUS_RUNTIME").as_deref() == Ok("current") {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-    };
-    match rt {
+    match bench_runtime::build() {
         Ok(rt) => rt.block_on(run()),
         Err(e) => eprintln!("dist_bench: {e}"),
     }
